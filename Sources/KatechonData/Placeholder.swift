@@ -1,0 +1,3 @@
+import CTurboJPEG
+import CPNG
+import CHDF5

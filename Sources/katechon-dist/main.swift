@@ -1,0 +1,2 @@
+import KatechonTraining
+print("katechon-dist")

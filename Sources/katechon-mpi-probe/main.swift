@@ -1,0 +1,2 @@
+import KatechonDistributed
+print("katechon-mpi-probe")
