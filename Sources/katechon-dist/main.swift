@@ -1,2 +1,4 @@
+import Foundation
 import KatechonTraining
-print("katechon-dist")
+
+exit(Commands.main(Array(CommandLine.arguments.dropFirst())))
