@@ -38,8 +38,10 @@ public func confusionMatrix(
 }
 
 /// Returns the recall of each class, `correct predictions of c / true samples of c`, or `nil`
-/// for a class with no true sample (scikit-learn's `recall_score(average=None)` with
-/// `zero_division=nan`; its default reports 0 there instead).
+/// for a class with no true sample.
+///
+/// This matches scikit-learn's `recall_score(average=None, zero_division=nan)`. With its
+/// default `zero_division`, scikit-learn reports 0 for a class with no true sample instead.
 ///
 /// - Throws: the errors of ``confusionMatrix(labels:predictions:classCount:)``.
 public func recall(labels: [Int32], predictions: [Int32], classCount: Int) throws -> [Double?] {

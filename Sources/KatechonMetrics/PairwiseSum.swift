@@ -1,5 +1,5 @@
 /// Sums `values` in the order of NumPy's pairwise summation (`np.add.reduce` on a contiguous
-/// float64 array, NumPy 2.x), so areas and means agree with scikit-learn to the last bit.
+/// float64 array, checked against NumPy 2.4), so areas and means agree with scikit-learn to the last bit.
 ///
 /// Below 8 values the sum runs left to right. Up to 128 values, eight running sums take every
 /// eighth value and are combined as `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, and
@@ -46,7 +46,7 @@ func pairwiseSum(_ values: UnsafeBufferPointer<Double>) -> Double {
     return pairwiseSum(left) + pairwiseSum(right)
 }
 
-/// Sums an array in NumPy's pairwise order; see ``pairwiseSum(_:)-buffer``.
+/// Sums an array in NumPy's pairwise order, as the buffer version does.
 func pairwiseSum(_ values: [Double]) -> Double {
     values.withUnsafeBufferPointer { pairwiseSum($0) }
 }

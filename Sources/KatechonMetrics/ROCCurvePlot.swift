@@ -1,11 +1,11 @@
 import CPNG
 import Foundation
 
-/// A square RGB raster of a ROC curve: white background, axes with tick marks every 0.1
-/// (longer every 0.2), the chance diagonal, the curve, a horizontal marker line at TPR
-/// `minTPR`, and the partial-AUC region (above the marker and under the curve) shaded lightly.
+/// A square RGB raster of a ROC curve with its partial-AUC region.
 ///
-/// The plot has no text. False positive rate runs left to right and true positive rate
+/// The image shows a white background, axes with tick marks every 0.1 (longer every 0.2), the
+/// chance diagonal, the curve and a horizontal marker line at TPR `minTPR`. The partial-AUC
+/// region, above the marker and under the curve, is shaded lightly. The plot has no text. False positive rate runs left to right and true positive rate
 /// bottom to top, both from 0 to 1 over `plotWidth` pixels inside a margin of `margin` pixels.
 public struct ROCCurvePlot: Sendable {
     /// An 8-bit RGB colour.
@@ -46,7 +46,7 @@ public struct ROCCurvePlot: Sendable {
     /// Pixels from rate 0 to rate 1 along either axis.
     public var plotWidth: Int { size - 1 - 2 * margin }
 
-    /// Plans the plot of `labels` ranked by `scores`.
+    /// Builds the ROC curve of `labels` ranked by `scores` for a plot of `size` pixels.
     ///
     /// - Throws: `MetricsError.invalidPlotSize` below ``minimumSize``,
     ///   `MetricsError.invalidMinTPR` unless `0 <= minTPR < 1`, and the errors of ``ROCCurve``.
@@ -155,7 +155,7 @@ public struct ROCCurvePlot: Sendable {
 }
 
 /// Draws the ROC curve of `labels` ranked by `scores` into an RGB PNG file of `size` by `size`
-/// pixels; see ``ROCCurvePlot`` for what the image shows.
+/// pixels. ``ROCCurvePlot`` describes what the image shows.
 ///
 /// - Throws: the errors of ``ROCCurvePlot/init(labels:scores:size:minTPR:)`` and
 ///   ``ROCCurvePlot/writePNG(to:)``.

@@ -9,9 +9,9 @@
 /// ```
 /// A triage reader who looks at k lesions per patient finds this share of the melanomas.
 ///
-/// Ties at the cut are shared rather than broken by row order: when `m` lesions tie for the
-/// last `s` places and `p` of them are positive, they contribute `p * s / m` found positives,
-/// the expected count under a random order of the tied lesions. The result therefore does not
+/// Ties at the cut are shared rather than broken by row order. When `m` lesions tie for the
+/// last `s` places and `p` of them are positive, they contribute `p * s / m` found positives.
+/// This is the expected count under a random order of the tied lesions. The result therefore does not
 /// depend on the order of the input rows.
 ///
 /// - Throws: `MetricsError.noPositives` when no label is 1, `MetricsError.missingPatientID`

@@ -105,7 +105,7 @@ def binary_cases(rng):
     cases.append(binary_case("isic_imbalance", labels[order], scores[order]))
 
     # Scores this close to 0 become equal once flipped (1 - score rounds to 1.0), so the
-    # partial AUC sees ties that the plain AUC does not.
+    # partial AUC has ties that the plain AUC does not.
     labels = np.array([0, 1, 0, 1, 1, 0, 0, 1, 0, 0], dtype=np.int32)
     scores = np.array([1e-20, 3e-20, 2e-20, 4e-17, 0.9, 0.1, 5e-18, 1e-18, 0.3, 0.2])
     cases.append(binary_case("tiny_scores_merge_when_flipped", labels, scores))
