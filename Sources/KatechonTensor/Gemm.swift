@@ -19,6 +19,7 @@ public func sgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
+    if GemmCounter.isEnabled { GemmCounter.flops += 2 * Double(m) * Double(n) * Double(k) }
     cblas_sgemm(
         CblasRowMajor,
         transposeA ? CblasTrans : CblasNoTrans,
@@ -39,4 +40,14 @@ public enum BLASThreads {
     public static var current: Int {
         Int(openblas_get_num_threads())
     }
+}
+
+/// Counts the floating-point operations of `sgemm` calls, for model FLOP utilisation.
+///
+/// Matrix products carry nearly all of a ViT's arithmetic, so their 2·m·n·k operations
+/// are the model FLOPs that `katechon-dist bench` reports. Counting is off by default;
+/// it is not synchronised, so enable it only while one thread issues products.
+public enum GemmCounter {
+    nonisolated(unsafe) public static var isEnabled = false
+    nonisolated(unsafe) public static var flops: Double = 0
 }

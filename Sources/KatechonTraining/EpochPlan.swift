@@ -1,0 +1,66 @@
+import Foundation
+import KatechonData
+
+/// Which training samples each rank sees at each global step.
+///
+/// Epoch e uses the training samples (all of them, or every positive plus a fresh draw
+/// of negatives seeded by (seed, e) with `--neg-per-pos`), shuffled by `EpochSampler` with
+/// (seed, e) and cut into global batches of worldSize × perRankBatch samples; rank r takes
+/// its slice of each. Every rank computes the same plan from the same inputs, so no
+/// indices travel between ranks. Each epoch's list is built once and cached, because the
+/// batch loader asks for it from several threads at every step.
+final class EpochPlan: @unchecked Sendable {
+    let trainingIndices: [Int]
+    let labels: [Int32]
+    let negativesPerPositive: Double?
+    let seed: UInt64
+    let sampler: EpochSampler
+    let samplesPerEpoch: Int
+
+    private let lock = NSLock()
+    private var cachedEpoch = -1
+    private var cachedSamples: [Int] = []
+
+    init(trainingIndices: [Int], labels: [Int32], negativesPerPositive: Double?, seed: UInt64,
+         worldSize: Int, perRankBatch: Int) {
+        self.trainingIndices = trainingIndices
+        self.labels = labels
+        self.negativesPerPositive = negativesPerPositive
+        self.seed = seed
+        if let negativesPerPositive {
+            samplesPerEpoch = NegativeUndersampler.sample(indices: trainingIndices, labels: labels,
+                                                          negativesPerPositive: negativesPerPositive,
+                                                          seed: seed, epoch: 0).count
+        } else {
+            samplesPerEpoch = trainingIndices.count
+        }
+        sampler = EpochSampler(sampleCount: samplesPerEpoch, seed: seed, worldSize: worldSize,
+                               perRankBatch: perRankBatch)
+    }
+
+    var stepsPerEpoch: Int { sampler.stepsPerEpoch }
+
+    /// The dataset indices of rank `rank`'s batch at global step `step`.
+    func indices(step: Int, rank: Int) -> [Int] {
+        let epoch = step / stepsPerEpoch
+        let samples = epochSamples(epoch)
+        return sampler.indices(epoch: epoch, step: step % stepsPerEpoch, rank: rank).map { samples[$0] }
+    }
+
+    /// The samples of epoch `epoch`, before shuffling.
+    func epochSamples(_ epoch: Int) -> [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        if epoch != cachedEpoch {
+            if let negativesPerPositive {
+                cachedSamples = NegativeUndersampler.sample(indices: trainingIndices, labels: labels,
+                                                            negativesPerPositive: negativesPerPositive,
+                                                            seed: seed, epoch: epoch)
+            } else {
+                cachedSamples = trainingIndices
+            }
+            cachedEpoch = epoch
+        }
+        return cachedSamples
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import KatechonDistributed
+import KatechonMetrics
+
+/// `katechon-dist evaluate`: metrics of a checkpoint on a labelled table.
+public enum EvaluateCommand {
+    static let options: [OptionSpec] = [
+        .value("--checkpoint", "FILE", "a .kcpt checkpoint written by train"),
+        .value("--metadata", "FILE.csv", "metadata CSV with the label column; omit for JSON sidecars"),
+        .value("--images", "PATH", "HDF5 file or folder of images"),
+        .value("--out", "FILE", "also write the metrics JSON object to FILE"),
+        .value("--roc", "FILE.png", "draw the ROC curve with the 80% TPR line (binary labels)"),
+        .value("--batch-size", "N", "samples per forward pass per rank (results do not depend on it)", default: "64"),
+        .flag("--skip-bad-images", "score undecodable images as blank ones and report them"),
+    ]
+
+    public static let subcommand = Subcommand(
+        name: "evaluate",
+        usage: "katechon-dist evaluate --checkpoint FILE --metadata FILE.csv --images PATH [--out metrics.json]",
+        summary: "Print AUC, ISIC 2024 partial AUC and top-15 sensitivity (or multiclass metrics) of a checkpoint.",
+        options: options,
+        run: run)
+
+    static func run(_ options: ParsedOptions) throws -> Int32 {
+        let batchSize = try positiveInt(options, "--batch-size")
+        return try withCommunicator { communicator in
+            let trained = try TrainedModel.load(path: try options.required("--checkpoint"))
+            let (table, images) = try RunInputs.openTable(metadataPath: options.string("--metadata"),
+                                                          imagesPath: try options.required("--images"))
+            let dataset = try trained.dataset(table: table, images: images, labelled: true,
+                                              skipBadImages: options.flag("--skip-bad-images"))
+            let evaluator = Evaluator(model: trained.model, dataset: dataset, communicator: communicator,
+                                      batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
+                                      seed: trained.manifest.config.seed)
+            let indices = Array(0..<dataset.count)
+            guard let probabilities = try evaluator.probabilities(of: indices) else { return 0 }
+
+            let patientIDs = table.hasColumn("patient_id") ? dataset.groups : nil
+            let report = try Evaluator.report(labels: dataset.labels, probabilities: probabilities,
+                                              classNames: trained.labelSpec.classes,
+                                              classCount: trained.model.config.classCount, patientIDs: patientIDs)
+            print(report.json)
+            if let out = options.string("--out") {
+                try Data((report.json + "\n").utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            }
+            if let roc = options.string("--roc") {
+                guard trained.model.config.classCount == 1 else {
+                    throw CommandLineError("--roc needs a binary label; this checkpoint has \(trained.model.config.classCount) classes")
+                }
+                try writeROCCurvePNG(labels: dataset.labels, scores: probabilities.map(Double.init),
+                                     to: URL(fileURLWithPath: roc))
+            }
+            let skipped = dataset.skippedImages
+            if !skipped.isEmpty {
+                FileHandle.standardError.write(Data("evaluate: \(skipped.count) images on rank 0 were undecodable and scored as blank (first: \(skipped[0].isicID): \(skipped[0].reason))\n".utf8))
+            }
+            return 0
+        }
+    }
+}
+
+/// Runs `body` with an initialised MPI communicator; an error on any rank of a
+/// multi-rank job aborts the job with that rank's message.
+func withCommunicator(_ body: (Communicator) throws -> Int32) throws -> Int32 {
+    let communicator = try Communicator.initialize()
+    do {
+        let status = try body(communicator)
+        communicator.barrier()
+        communicator.finalize()
+        return status
+    } catch {
+        if communicator.size > 1 {
+            communicator.fatal("\(error)")
+        }
+        communicator.finalize()
+        throw error
+    }
+}
+
+func positiveInt(_ options: ParsedOptions, _ name: String) throws -> Int {
+    guard let value = try options.int(name), value >= 1 else {
+        throw CommandLineError("\(name) must be a positive integer")
+    }
+    return value
+}

@@ -1,0 +1,132 @@
+import Foundation
+import KatechonCheckpoint
+import KatechonData
+import KatechonModel
+
+/// The data of a run: table, images, label, metadata schema, split, and the dataset that
+/// turns sample indices into batches.
+///
+/// Every rank builds the same `RunInputs` from the same files: the split and the schema
+/// are deterministic functions of the table and the seed, so no rank needs to send them.
+public struct RunInputs {
+    public let table: CSVTable
+    public let images: ImageSource
+    public let labelSpec: LabelSpec
+    public let schema: MetadataSchema
+    public let dataset: LesionDataset
+    public let split: FoldSplit
+    public let trainingIndices: [Int]
+    public let validationIndices: [Int]
+
+    /// Reads the metadata (CSV, or JSON sidecars beside the images) and opens the images.
+    public static func openTable(metadataPath: String?, imagesPath: String) throws -> (CSVTable, ImageSource) {
+        let images = try openImageSource(path: imagesPath)
+        let table: CSVTable
+        if let metadataPath {
+            table = try CSVTable(contentsOf: URL(fileURLWithPath: metadataPath))
+        } else {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isFolder), isFolder.boolValue else {
+                throw CommandLineError("--metadata is required when --images is an HDF5 file (\(imagesPath)); only a folder can carry JSON sidecars")
+            }
+            table = try CSVTable(jsonSidecarsIn: URL(fileURLWithPath: imagesPath))
+        }
+        return (table, images)
+    }
+
+    /// Prepares the training inputs. With `schema` given (a resumed run), it is used as
+    /// stored instead of being fitted again.
+    public static func forTraining(config: TrainingConfig, schema storedSchema: MetadataSchema?,
+                                   labelSpec storedLabelSpec: LabelSpec?) throws -> RunInputs {
+        let (table, images) = try openTable(metadataPath: config.metadataPath, imagesPath: config.imagesPath)
+        let labelSpec = try storedLabelSpec ?? LabelSpec.make(column: config.label, table: table)
+        let preprocessor = ImagePreprocessor(imageSize: config.imageSize, mean: config.mean, std: config.std)
+        var options = LesionDataset.Options()
+        options.skipBadImages = config.skipBadImages
+
+        // The split needs the samples' labels and groups, and the schema needs the split:
+        // a first dataset without metadata columns gives the former.
+        let empty = MetadataSchema(categorical: [], numeric: [], softLabel: config.softLabel)
+        let unencoded = try LesionDataset(table: table, images: images, labelSpec: labelSpec, schema: empty,
+                                          preprocessor: preprocessor, options: options)
+        let split = try FoldSplit.make(dataset: unencoded, folds: config.folds, seed: config.seed)
+        let trainingIndices = try split.trainingIndices(fold: config.fold)
+        let validationIndices = try split.validationIndices(fold: config.fold)
+        guard !trainingIndices.isEmpty else {
+            throw CommandLineError("fold \(config.fold) of \(config.folds) leaves no training samples out of \(unencoded.count)")
+        }
+
+        let schema: MetadataSchema
+        if let storedSchema {
+            schema = storedSchema
+        } else {
+            let defaults = MetadataSchema.defaultColumns(for: table, label: labelSpec.column)
+            schema = try MetadataSchema.fit(
+                table: table, trainingRows: trainingIndices.map { unencoded.rows[$0] },
+                categorical: config.categorical ?? defaults.categorical,
+                numeric: config.numeric ?? defaults.numeric, softLabel: config.softLabel)
+        }
+        let dataset = try LesionDataset(table: table, images: images, labelSpec: labelSpec, schema: schema,
+                                        preprocessor: preprocessor, options: options)
+        return RunInputs(table: table, images: images, labelSpec: labelSpec, schema: schema, dataset: dataset,
+                         split: split, trainingIndices: trainingIndices, validationIndices: validationIndices)
+    }
+}
+
+/// Builds the model a training configuration describes.
+public enum ModelFactory {
+    /// The ViT shape for `--backbone`, and the weights when it names a file.
+    public static func backbone(config: TrainingConfig) throws -> (ViTConfig, [String: ViTWeightLoader.Weight]?) {
+        switch config.backbone {
+        case "tiny", "small", "base":
+            var vit: ViTConfig
+            switch config.backbone {
+            case "tiny": vit = .tiny(imageSize: config.imageSize, trainableBlocks: config.trainableBlocks)
+            case "small": vit = .small(imageSize: config.imageSize, trainableBlocks: config.trainableBlocks)
+            default: vit = .base(imageSize: config.imageSize, trainableBlocks: config.trainableBlocks)
+            }
+            guard config.imageSize % vit.patchSize == 0 else {
+                throw CommandLineError("--image-size \(config.imageSize) must be a multiple of the patch size \(vit.patchSize)")
+            }
+            guard config.trainableBlocks <= vit.depth else {
+                throw CommandLineError("--trainable-blocks \(config.trainableBlocks) exceeds the \(vit.depth) blocks of \(config.backbone)")
+            }
+            if let heads = config.vitHeads {
+                guard heads > 0, vit.width % heads == 0 else {
+                    throw CommandLineError("--vit-heads \(heads) does not divide the width \(vit.width)")
+                }
+                vit.heads = heads
+            }
+            return (vit, nil)
+        default:
+            let url = URL(fileURLWithPath: config.backbone)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw CommandLineError("--backbone \(config.backbone): not tiny, small or base, and no such file")
+            }
+            let contents = try Safetensors.read(url)
+            var weights: [String: ViTWeightLoader.Weight] = [:]
+            for tensor in contents.tensors {
+                weights[tensor.name] = ViTWeightLoader.Weight(shape: tensor.shape, values: tensor.values)
+            }
+            let vit = try ViTWeightLoader.inferConfig(from: weights, imageSize: config.imageSize,
+                                                      heads: config.vitHeads, trainableBlocks: config.trainableBlocks)
+            return (vit, weights)
+        }
+    }
+
+    /// The model configuration for a run with the given metadata width and label.
+    public static func modelConfig(config: TrainingConfig, vit: ViTConfig, metadataWidth: Int,
+                                   classCount: Int) throws -> ModelConfig {
+        guard let fusion = FusionMode(rawValue: config.fusion) else {
+            throw CommandLineError("--fusion must be mutual, concat, image or metadata, got '\(config.fusion)'")
+        }
+        let model = ModelConfig(vit: vit, metadataWidth: metadataWidth, metaTokens: config.metaTokens,
+                                fusionWidth: config.fusionWidth, fusionHeads: config.fusionHeads,
+                                metadataHidden: 2 * config.fusionWidth, headHidden: config.fusionWidth,
+                                classCount: classCount, fusion: fusion,
+                                posWeight: classCount == 1 ? config.posWeight : nil,
+                                labelSmoothing: config.labelSmoothing)
+        try model.validate()
+        return model
+    }
+}
