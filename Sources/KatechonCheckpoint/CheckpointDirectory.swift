@@ -43,7 +43,11 @@ public struct CheckpointDirectory: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         } catch {
-            throw CheckpointError.ioFailed(file: folder, operation: "list folder", code: EIO)
+            // FileManager's error carries no errno on Linux; opendir repeats the failure to get one.
+            let handle = opendir(folder.path)
+            let code = handle == nil ? errno : EIO
+            if let handle { closedir(handle) }
+            throw CheckpointError.ioFailed(file: folder, operation: "list folder", code: code)
         }
         return names.compactMap { name in
             Self.step(fromFileName: name).map { (step: $0, url: folder.appendingPathComponent(name)) }
@@ -102,9 +106,9 @@ public struct CheckpointDirectory: Sendable {
     /// Resolves `--resume auto|FILE` to the checkpoint to load.
     ///
     /// `auto` returns the file `latest` names, or nil when the run has no checkpoint yet.
-    /// When `latest` is missing but checkpoint files exist (a crash between renaming a
-    /// first checkpoint and writing `latest`), it returns the newest one; every file under a
-    /// final name was complete before its rename. Any other argument is a path, relative to
+    /// When `latest` is missing but checkpoint files exist, as after a crash between
+    /// renaming a first checkpoint and writing `latest`, it returns the newest one. This is
+    /// safe because every file under a final name was complete before its rename. Any other argument is a path, relative to
     /// the current directory, that must exist.
     public static func resolveResume(runDirectory: URL, argument: String) throws -> URL? {
         if argument == "auto" {

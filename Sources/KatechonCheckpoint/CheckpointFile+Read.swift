@@ -39,7 +39,7 @@ extension CheckpointFile {
         return try readHeader(reader)
     }
 
-    /// Checks that the checkpoint holds exactly the expected tensors with the expected
+    /// Checks that the checkpoint contains exactly the expected tensors with the expected
     /// shapes, in any order.
     ///
     /// Throws for the first problem: in `expected` order a missing tensor or a shape
@@ -72,9 +72,9 @@ extension CheckpointFile {
     static func readHeader(_ reader: ZstdFileReader) throws -> Data {
         let magic = try reader.readBytes(KcptFormat.magic.count)
         if magic != KcptFormat.magic {
-            // A flipped byte can garble the magic too. zstd's content checksum tells the two
-            // apart; a truncated or unchecksummed stream of another program is still
-            // reported as not a checkpoint.
+            // A flipped byte can garble the magic too, and zstd's content checksum
+            // distinguishes that damage from a foreign file. A truncated or unchecksummed
+            // stream of another program is still reported as not a checkpoint.
             do {
                 try reader.skipRestOfFrame()
             } catch let error as CheckpointError {

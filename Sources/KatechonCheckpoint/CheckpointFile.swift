@@ -10,9 +10,12 @@ public enum CheckpointFile {
 
     /// zstd settings for writing.
     public struct WriteOptions: Sendable {
-        /// zstd compression level. Level 3, zstd's default, keeps writing fast.
+        /// zstd compression level; 3 is zstd's default.
         public var level: Int32
-        /// zstd worker threads; 0 compresses on the calling thread.
+        /// zstd worker threads, where 0 compresses on the calling thread. With
+        /// `measureCheckpointWrite` (25 M parameters, 100 MB) writing to tmpfs on a 2-core VM
+        /// shared with other builds, level 3 took 0.37 to 0.48 s with either 0 or 2 workers,
+        /// so the default leaves the cores to training.
         public var workers: Int
 
         public init(level: Int32 = 3, workers: Int = 0) {

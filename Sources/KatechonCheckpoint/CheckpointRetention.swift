@@ -38,14 +38,18 @@ struct CheckpointRetention {
         return decoder
     }
 
-    func loadHistory() -> [Entry] {
-        // NOTE: an unreadable history is treated as empty. It only decides which metric is
-        // best, and a save must not fail because of it; the newest checkpoints are kept.
-        guard let data = try? Data(contentsOf: directory.historyFile),
-              let entries = try? Self.decoder.decode([Entry].self, from: data) else {
-            return []
-        }
-        return entries
+    /// The outcome of applying the policy after one save.
+    struct Outcome {
+        var removed: [URL] = []
+        /// Why nothing was deleted although `keep` is set, for the caller to log.
+        var warning: String?
+    }
+
+    /// Returns the recorded entries, none when the file does not exist yet.
+    func loadHistory() throws -> [Entry] {
+        guard FileManager.default.fileExists(atPath: directory.historyFile.path) else { return [] }
+        let data = try Data(contentsOf: directory.historyFile)
+        return try Self.decoder.decode([Entry].self, from: data)
     }
 
     func saveHistory(_ entries: [Entry]) throws {
@@ -76,40 +80,66 @@ struct CheckpointRetention {
         return best
     }
 
-    /// Records `saved` in the history and, with `keep` set, deletes the checkpoints that the
-    /// policy does not keep; returns the deleted files.
-    func record(step: Int, file: URL, metric: ValidationMetric?, keep: Int?) throws -> [URL] {
+    /// Records the checkpoint just saved in the history and, with `keep` set, deletes the
+    /// checkpoints that the policy does not keep.
+    ///
+    /// When the history or `latest` cannot be read, it deletes nothing, because the best
+    /// checkpoint or the one `latest` names is then unknown, and returns a warning instead
+    /// of failing the save. The history is rewritten with the checkpoints on disk.
+    func record(step: Int, file: URL, metric: ValidationMetric?, keep: Int?) throws -> Outcome {
         let onDisk = try directory.checkpointFiles()
         let names = Set(onDisk.map { $0.url.lastPathComponent })
+        var outcome = Outcome()
 
-        var history = loadHistory().filter { names.contains($0.file) && $0.file != file.lastPathComponent }
+        var history: [Entry]
+        do {
+            history = try loadHistory()
+        } catch {
+            history = []
+            outcome.warning = "\(directory.historyFile.path) is unreadable (\(error)); --keep "
+                + "deleted no checkpoint because the best one is unknown. The file is rewritten "
+                + "without the metrics of earlier checkpoints."
+        }
+        history.removeAll { !names.contains($0.file) || $0.file == file.lastPathComponent }
         history.append(Entry(file: file.lastPathComponent, step: step, metric: metric))
+
+        // Checkpoints of an unreadable history or of an older run get entries without metric.
+        let recorded = Set(history.map(\.file))
+        for checkpoint in onDisk where !recorded.contains(checkpoint.url.lastPathComponent) {
+            history.append(Entry(file: checkpoint.url.lastPathComponent, step: checkpoint.step, metric: nil))
+        }
         history.sort { $0.step < $1.step }
 
-        var removed: [URL] = []
-        if let keep {
-            var kept = Set(onDisk.suffix(keep).map { $0.url.lastPathComponent })
-            kept.insert(file.lastPathComponent)
+        var latest: URL?
+        do {
+            latest = try directory.latestCheckpoint()
+        } catch {
+            outcome.warning = "\(error) --keep deleted no checkpoint because `latest` is unreadable."
+        }
+
+        if let keep, outcome.warning == nil {
+            var keptNames = Set(onDisk.suffix(keep).map { $0.url.lastPathComponent })
+            keptNames.insert(file.lastPathComponent)
             if let best = Self.best(of: history) {
-                kept.insert(best.file)
+                keptNames.insert(best.file)
             }
-            if let latest = try? directory.latestCheckpoint() {
-                kept.insert(latest.lastPathComponent)
+            if let latest {
+                keptNames.insert(latest.lastPathComponent)
             }
-            for checkpoint in onDisk where !kept.contains(checkpoint.url.lastPathComponent) {
+            for checkpoint in onDisk where !keptNames.contains(checkpoint.url.lastPathComponent) {
                 if unlink(checkpoint.url.path) != 0 && errno != ENOENT {
                     throw CheckpointError.ioFailed(file: checkpoint.url,
                                                    operation: "delete old checkpoint", code: errno)
                 }
-                removed.append(checkpoint.url)
+                outcome.removed.append(checkpoint.url)
             }
-            history.removeAll { !kept.contains($0.file) }
+            history.removeAll { !keptNames.contains($0.file) }
         }
 
         try saveHistory(history)
-        if !removed.isEmpty {
+        if !outcome.removed.isEmpty {
             try DurableFile.syncFolder(directory.folder)
         }
-        return removed
+        return outcome
     }
 }

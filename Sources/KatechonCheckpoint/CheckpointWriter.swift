@@ -14,6 +14,9 @@ public final class CheckpointWriter {
         public var statistics: CheckpointFile.WriteStatistics
         /// Checkpoints deleted by `--keep` after this save.
         public var removed: [URL]
+        /// A problem that did not fail the save but that the caller should log, such as an
+        /// unreadable `history.json` that kept `--keep` from deleting anything.
+        public var warning: String?
     }
 
     public let directory: CheckpointDirectory
@@ -76,7 +79,8 @@ public final class CheckpointWriter {
 
         try directory.setLatest(final)
         let retention = CheckpointRetention(directory: directory)
-        let removed = try retention.record(step: step, file: final, metric: metric, keep: keep)
-        return SavedCheckpoint(step: step, file: final, statistics: statistics, removed: removed)
+        let outcome = try retention.record(step: step, file: final, metric: metric, keep: keep)
+        return SavedCheckpoint(step: step, file: final, statistics: statistics,
+                               removed: outcome.removed, warning: outcome.warning)
     }
 }

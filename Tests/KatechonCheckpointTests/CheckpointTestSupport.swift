@@ -32,7 +32,7 @@ struct TestRandom {
         return state &* 0x2545_F491_4F6C_DD1D
     }
 
-    /// A float in [-1, 1).
+    /// Returns a float in [-1, 1).
     mutating func nextFloat() -> Float {
         Float(next() >> 40) / Float(1 << 23) - 1
     }
@@ -42,7 +42,7 @@ struct TestRandom {
     }
 }
 
-/// A small checkpoint with a few tensors of random values.
+/// Returns a small checkpoint with a few tensors of random values.
 func makeCheckpoint(seed: UInt64, step: Int = 100) -> Checkpoint {
     var random = TestRandom(seed: seed)
     let manifest = Data(#"{"step":\#(step),"epoch":1,"world_size":2,"rng":[1,2,3]}"#.utf8)

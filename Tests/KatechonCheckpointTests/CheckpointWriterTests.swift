@@ -125,7 +125,7 @@ final class CheckpointWriterTests: XCTestCase {
         XCTAssertEqual(try folderContents(), ["history.json", "latest", "step-00000002.kcpt",
                                               "step-00000005.kcpt", "step-00000006.kcpt"])
         XCTAssertEqual(try latestContents(), "step-00000006.kcpt\n")
-        let history = CheckpointRetention(directory: writer.directory).loadHistory()
+        let history = try CheckpointRetention(directory: writer.directory).loadHistory()
         XCTAssertEqual(history.map(\.step), [2, 5, 6])
         XCTAssertEqual(history.map { $0.metric?.value }, [0.9, 0.65, 0.8])
     }
@@ -158,6 +158,23 @@ final class CheckpointWriterTests: XCTestCase {
         XCTAssertEqual(try folderContents(), ["history.json", "latest", "step-00000001.kcpt",
                                               "step-00000002.kcpt", "step-00000003.kcpt"])
         XCTAssertEqual(try latestContents(), "step-00000001.kcpt\n")
+    }
+
+    func testUnreadableHistoryDeletesNothing() throws {
+        let writer = try CheckpointWriter(runDirectory: runDirectory, keep: 1)
+        try save(writer, step: 1, metric: ValidationMetric(name: "auc", value: 0.9, higherIsBetter: true))
+        try save(writer, step: 2, metric: ValidationMetric(name: "auc", value: 0.5, higherIsBetter: true))
+        try Data("{ not json".utf8).write(to: checkpoints.appendingPathComponent("history.json"))
+
+        let checkpoint = makeCheckpoint(seed: 3)
+        let saved = try writer.save(step: 3, manifest: checkpoint.manifest, tensors: checkpoint.tensors,
+                                    metric: ValidationMetric(name: "auc", value: 0.6, higherIsBetter: true))
+
+        XCTAssertEqual(saved.removed, [])
+        XCTAssertTrue(saved.warning?.contains("history.json is unreadable") == true, "\(saved.warning ?? "no warning")")
+        XCTAssertEqual(try folderContents(), ["history.json", "latest", "step-00000001.kcpt",
+                                              "step-00000002.kcpt", "step-00000003.kcpt"])
+        XCTAssertEqual(try CheckpointRetention(directory: writer.directory).loadHistory().map(\.step), [1, 2, 3])
     }
 
     func testKeepZeroIsRejected() {
