@@ -157,9 +157,20 @@ final class ZstdFileReader {
             && Array(tail[8..<12]) == KcptFormat.checksumTag
     }
 
+    /// Reads `count` bytes, growing the array in chunks so that a damaged length runs into
+    /// the end of the frame before it can request a huge allocation.
     func readBytes(_ count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { try read(into: $0) }
+        let chunkBytes = 1 << 20
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(count, chunkBytes))
+        while bytes.count < count {
+            let start = bytes.count
+            let chunk = min(chunkBytes, count - start)
+            bytes.append(contentsOf: repeatElement(0, count: chunk))
+            try bytes.withUnsafeMutableBytes { buffer in
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[start..<start + chunk]))
+            }
+        }
         return bytes
     }
 
