@@ -32,6 +32,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible, Localize
     case fileNotFound(file: URL)
     /// A system call on the file failed.
     case ioFailed(file: URL, operation: String, code: Int32)
+    /// zstd failed to compress, with its error name.
+    case compressionFailed(file: URL, reason: String)
     /// A retention count below 1.
     case invalidKeep(Int)
     /// A negative training step.
@@ -77,6 +79,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible, Localize
         case let .ioFailed(file, operation, code):
             return "\(operation) failed for \(file.path): \(String(cString: strerror(code))) "
                 + "(errno \(code))."
+        case let .compressionFailed(file, reason):
+            return "compressing checkpoint \(file.path) failed: \(reason). Check free memory, then save again."
         case let .invalidKeep(count):
             return "--keep \(count) is invalid: keep at least 1 checkpoint, or omit --keep to "
                 + "keep all of them."

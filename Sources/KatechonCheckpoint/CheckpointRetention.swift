@@ -41,7 +41,7 @@ struct CheckpointRetention {
     /// The outcome of applying the policy after one save.
     struct Outcome {
         var removed: [URL] = []
-        /// Why nothing was deleted although `keep` is set, for the caller to log.
+        /// The reason nothing was deleted although `keep` is set, for the caller to log.
         var warning: String?
     }
 

@@ -46,9 +46,8 @@ final class ZstdFileWriter {
         let result = ZSTD_CCtx_setParameter(context, parameter, value)
         if ZSTD_isError(result) != 0 {
             let name = String(cString: ZSTD_getErrorName(result))
-            throw CheckpointError.ioFailed(
-                file: file, operation: "setting zstd parameter \(parameter.rawValue) to \(value) (\(name))",
-                code: EINVAL)
+            throw CheckpointError.compressionFailed(
+                file: file, reason: "zstd rejects parameter \(parameter.rawValue) = \(value) with \"\(name)\"")
         }
     }
 
@@ -85,8 +84,7 @@ final class ZstdFileWriter {
             let remaining = ZSTD_compressStream2(context, &out, &input, directive)
             if ZSTD_isError(remaining) != 0 {
                 let name = String(cString: ZSTD_getErrorName(remaining))
-                throw CheckpointError.ioFailed(file: file, operation: "zstd compression (\(name))",
-                                               code: EIO)
+                throw CheckpointError.compressionFailed(file: file, reason: "zstd reports \"\(name)\"")
             }
             try writeToFile(UnsafeRawBufferPointer(rebasing: buffer[0..<out.pos]), addToChecksum: true)
             return remaining
