@@ -59,7 +59,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "KatechonTrainingTests",
                     dependencies: ["KatechonTraining", "KatechonModel", "KatechonData",
-                                   "KatechonCheckpoint", "KatechonMetrics"]),
+                                   "KatechonCheckpoint", "KatechonMetrics"],
+                    exclude: ["Fixtures"]),
     ],
     // Language mode 5: the trainer shares raw buffers between its compute, loader and
     // communication threads under its own locks, which Swift 6's checker cannot follow.

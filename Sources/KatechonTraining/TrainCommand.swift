@@ -46,6 +46,7 @@ public enum TrainCommand {
         .value("--bucket-mb", "MB", "gradient all-reduce bucket size in MiB", default: "25"),
         .value("--grad-compression", "MODE", "none, fp16 or bf16 gradients on the wire", default: "none"),
         .value("--threads", "N", "BLAS threads per rank (default: cores / ranks on this node)"),
+        .flag("--check-replicas", "after every step, check that all ranks hold identical parameters (costs a hash per step)"),
     ]
 
     public static let subcommand = Subcommand(
@@ -108,6 +109,7 @@ public enum TrainCommand {
         config.bucketMB = try options.double("--bucket-mb")!
         config.gradCompression = options.string("--grad-compression")!
         config.threads = try options.int("--threads")
+        config.checkReplicas = options.flag("--check-replicas")
 
         try validate(config)
         return config

@@ -198,6 +198,9 @@ final class TrainingSession {
             let learningRate = schedule.learningRate(at: step)
             optimizer.step(learningRate: learningRate)
             step += 1
+            if config.checkReplicas {
+                try checkReplicas()
+            }
 
             // Log: the loss averaged over ranks.
             var lossSum = [Double(loss)]
@@ -260,10 +263,34 @@ final class TrainingSession {
         try checkpointWriter?.waitUntilIdle()
         communicator.barrier()
         reducer.shutdown()
+        if isRoot && config.checkReplicas && step > startStep {
+            progress.message("replicas identical after every step (\(step - startStep) checks over \(communicator.size) ranks)")
+        }
         if isRoot, let saved = checkpointWriter?.lastCompletedSave {
             progress.message("done: \(step) steps; checkpoint \(saved.file.path)")
         }
         return 0
+    }
+
+    /// Throws when this rank's parameters differ from the others' (`--check-replicas`).
+    ///
+    /// Each rank hashes the bits of all its parameters and all-reduces the hash in 16-bit
+    /// pieces: the sums equal size × the own pieces on every rank only when every rank
+    /// has the same hash, and a rank that sees otherwise ends the job.
+    func checkReplicas() throws {
+        let store = model.parameterStore
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for (pointer, count) in [(store.trainableValues, store.trainableCount), (store.frozenValues, store.frozenCount)] {
+            for i in 0..<count {
+                hash = (hash ^ UInt64(pointer[i].bitPattern)) &* 0x0000_0100_0000_01B3
+            }
+        }
+        let pieces = (0..<4).map { Double((hash >> (16 * UInt64($0))) & 0xFFFF) }
+        var sums = pieces
+        communicator.allReduceSum(&sums)
+        guard sums == pieces.map({ $0 * Double(communicator.size) }) else {
+            throw ReplicaMismatch(step: step, rank: communicator.rank)
+        }
     }
 
     /// Validates on the held-out fold; returns the metric that picks the best checkpoint.
@@ -409,6 +436,16 @@ final class TrainingSession {
             differences.append("fusion width/heads/tokens \(stored.fusionWidth)/\(stored.fusionHeads)/\(stored.metaTokens) vs \(requested.fusionWidth)/\(requested.fusionHeads)/\(requested.metaTokens)")
         }
         return differences.isEmpty ? "loss settings differ" : differences.joined(separator: "; ")
+    }
+}
+
+/// Parameters that differ between ranks, found by `--check-replicas`.
+public struct ReplicaMismatch: Error, CustomStringConvertible {
+    public let step: Int
+    public let rank: Int
+
+    public var description: String {
+        "rank \(rank): parameters differ from the other ranks after step \(step); the replicas diverged"
     }
 }
 

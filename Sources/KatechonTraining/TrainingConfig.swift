@@ -54,6 +54,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var bucketMB: Double = 25
     public var gradCompression = "none"
     public var threads: Int?
+    /// Compare a hash of every parameter across ranks after each step.
+    public var checkReplicas = false
 
     public init(imagesPath: String, outDirectory: String) {
         self.imagesPath = imagesPath
