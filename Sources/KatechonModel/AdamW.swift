@@ -53,7 +53,7 @@ public final class AdamW {
         secondMoment.deallocate()
     }
 
-    /// Whether the parameter `name` of `shape` gets weight decay (timm's rule: not biases,
+    /// Returns whether the parameter `name` of `shape` gets weight decay (timm's rule: not biases,
     /// norm weights or position and class embeddings).
     public static func appliesWeightDecay(name: String, shape: [Int]) -> Bool {
         if shape.count <= 1 || name.hasSuffix(".bias") { return false }

@@ -14,7 +14,8 @@ import KatechonTensor
 ///     ℓ = −Σ_c q_c log softmax(z)_c,      dℓ/dz = softmax(z) − q
 ///
 /// Both losses are averaged over the batch, so the returned gradient is dℓ/dz / B.
-/// softplus(x) = max(x, 0) + log1p(exp(−|x|)) never overflows.
+/// softplus(x) is computed as max(x, 0) + log1p(exp(−|x|)), in Double, which cannot
+/// overflow because exp(−|x|) ≤ 1.
 public struct ClassificationLoss: Sendable {
     public let classCount: Int
     /// p, the weight of positive samples in BCE (PyTorch's `pos_weight`); 1 when nil.

@@ -1,4 +1,4 @@
-/// Which inputs reach the head (`--fusion`), so one command runs each ablation.
+/// The choice of inputs that reach the head (`--fusion`), so one command runs each ablation.
 ///
 /// - `mutual`: image and metadata tokens meet in the `MutualAttentionDecoder`.
 /// - `concat`: late fusion; the projected image class token and the mean of the metadata

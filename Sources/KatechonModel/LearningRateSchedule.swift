@@ -22,7 +22,7 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         self.floor = floor ?? peak * 0.01
     }
 
-    /// The learning rate of 0-based step `step`.
+    /// Returns the learning rate of 0-based step `step`.
     public func learningRate(at step: Int) -> Float {
         if step < warmupSteps {
             return peak * Float(step + 1) / Float(warmupSteps)
