@@ -69,6 +69,7 @@ public final class MultimodalClassifier {
 
     /// Accumulates the gradients of every trainable parameter into
     /// `parameterStore.trainableGradients` (call `parameterStore.zeroGradients()` first).
+    /// The preceding `forward` must have run with `training: true`.
     ///
     /// `gradientsReady` receives strictly increasing offsets into the flat gradient buffer
     /// as layers finish; every gradient below a reported offset is final. The last

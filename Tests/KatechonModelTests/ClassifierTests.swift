@@ -151,6 +151,34 @@ final class ClassifierTests: XCTestCase {
         }
     }
 
+    /// Finite differences through the whole model, so the image token gradient that the
+    /// fusion network hands to the ViT is checked where the ViT consumes it.
+    func testFullModelGradientsReachBackbone() throws {
+        let model = try MultimodalClassifier(config: makeConfig(trainableBlocks: 1, classCount: 3), seed: 9)
+        try randomise(model, seed: 600)
+        let store = model.parameterStore
+        let batch = 2
+        let pixels = GradientCheck.random(batch * Self.pixelsPerSample, seed: 9)
+        let metadata = GradientCheck.random(batch * Self.metadataWidth, seed: 10)
+        let labels: [Int32] = [2, 0]
+
+        func loss() -> Double {
+            let logits = model.forward(pixels: pixels, metadata: metadata, batch: batch, training: false)
+            return Double(model.loss(logits: logits, labels: labels).loss)
+        }
+        store.zeroGradients()
+        let logits = model.forward(pixels: pixels, metadata: metadata, batch: batch, training: true)
+        model.backward(logitGradient: model.loss(logits: logits, labels: labels).gradient, gradientsReady: nil)
+
+        for name in ["image_encoder.norm.weight", "image_encoder.blocks.2.norm1.bias",
+                     "image_encoder.blocks.2.mlp.fc2.bias", "image_proj.bias", "metadata_encoder.fc1.bias"] {
+            let id = try XCTUnwrap(store.id(named: name), name)
+            GradientCheck.check("full model \(name)", values: store.values(of: id),
+                                analytic: try XCTUnwrap(store.gradientValues(of: id), name),
+                                set: { store.setValues($0, of: id) }, loss: loss)
+        }
+    }
+
     func testModesDeclareOnlyTheirParameters() throws {
         let metadataOnly = try MultimodalClassifier(config: makeConfig(fusion: .metadata), seed: 1)
         XCTAssertNil(metadataOnly.imageEncoder)
