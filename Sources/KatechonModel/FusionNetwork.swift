@@ -58,9 +58,12 @@ public final class FusionNetwork {
     }
 
     /// Computes the logits [B, C] from `imageTokens` [B, N, Dimg] (nil in `metadata`
-    /// mode) and `metadata` [B, M] (nil in `image` mode), keeping activations for
-    /// `backward`.
-    public func forward(imageTokens: Tensor?, metadata: UnsafePointer<Float>?, batch: Int) -> Tensor {
+    /// mode) and `metadata` [B, M] (nil in `image` mode).
+    ///
+    /// With `training` true the activations stay for `backward`; otherwise they are
+    /// released when forward returns.
+    public func forward(imageTokens: Tensor?, metadata: UnsafePointer<Float>?, batch: Int,
+                        training: Bool = true) -> Tensor {
         precondition(batch >= 1, "batch \(batch) must be at least 1")
         let mode = config.fusion
         let d = config.fusionWidth
@@ -122,6 +125,7 @@ public final class FusionNetwork {
         // z = ClassificationHead(f)
         let activations = head.forward(store, features: features)
         headActivations = activations
+        if !training { releaseActivations() }
         return activations.logits
     }
 
@@ -131,7 +135,10 @@ public final class FusionNetwork {
     /// `gradientsReady` receives increasing flat offsets into `store.trainableGradients`
     /// as layers finish: every gradient below a reported offset is complete.
     public func backward(logitGradient dz: Tensor, gradientsReady: ((Int) -> Void)?) -> Tensor? {
-        guard let headActivations else { preconditionFailure("backward called before forward") }
+        guard let headActivations else {
+            preconditionFailure("backward needs a preceding forward with training: true")
+        }
+        defer { releaseActivations() }
         let mode = config.fusion
         let batch = headActivations.batch
         let d = config.fusionWidth
@@ -197,6 +204,15 @@ public final class FusionNetwork {
             (full.pointer + b * perSample).update(from: dImageTokens.pointer + b * imageWidth, count: imageWidth)
         }
         return full
+    }
+
+    private func releaseActivations() {
+        metadataActivations = nil
+        imageTokens = nil
+        classTokenFeatures = nil
+        projectedTokens = nil
+        decoderActivations = nil
+        headActivations = nil
     }
 
     /// X[:, 0] [B, Dimg], the class token of each sample of X [B, N, Dimg].

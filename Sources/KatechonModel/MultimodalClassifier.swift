@@ -45,8 +45,8 @@ public final class MultimodalClassifier {
     ///
     /// - `pixels` [B, 3, S, S] normalised images (unused in `metadata` mode) and
     ///   `metadata` [B, M] encoded metadata vectors (unused in `image` mode).
-    /// - `training` lets the ViT keep the activations that `backward` needs; pass false
-    ///   for evaluation.
+    /// - `training` keeps the activations that `backward` needs; with false they are
+    ///   released as soon as they are used, for evaluation.
     public func forward(pixels: UnsafePointer<Float>?, metadata: UnsafePointer<Float>?, batch: Int,
                         training: Bool) -> Tensor {
         var imageTokens: Tensor?
@@ -54,7 +54,7 @@ public final class MultimodalClassifier {
             guard let pixels else { preconditionFailure("fusion mode \(config.fusion) needs pixels") }
             imageTokens = imageEncoder.forwardFeatures(pixels: pixels, batch: batch, training: training)
         }
-        return fusion.forward(imageTokens: imageTokens, metadata: metadata, batch: batch)
+        return fusion.forward(imageTokens: imageTokens, metadata: metadata, batch: batch, training: training)
     }
 
     /// Returns the batch-mean loss and dL/dlogits for the logits of `forward`.
