@@ -52,8 +52,10 @@ public enum Safetensors {
         for (name, value) in header where name != metadataKey {
             entries.append(try Entry(name: name, json: value, path: path, dataSize: data.count - dataStart))
         }
-        entries.sort { $0.begin < $1.begin }
-        for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        // Empty tensors own no bytes, so only non-empty ones can overlap.
+        let occupied = entries.filter { $0.end > $0.begin }
+        for (previous, next) in zip(occupied, occupied.dropFirst()) where next.begin < previous.end {
             throw SafetensorsError(
                 path: path, tensor: next.name,
                 reason: "data_offsets [\(next.begin), \(next.end)] overlap tensor \(previous.name) at [\(previous.begin), \(previous.end)]")
