@@ -71,7 +71,7 @@ public enum Safetensors {
     }
 
     /// Writes `tensors` as F32 with `metadata` to `url`, through a temporary file in the
-    /// same directory that is synced and renamed, so `url` never holds a partial file.
+    /// same directory that is synced and renamed, so `url` never contains a partial file.
     public static func write(_ tensors: [NamedTensor], metadata: [String: String] = [:], to url: URL) throws {
         let path = url.path
         var header: [String: Any] = [:]
@@ -185,7 +185,7 @@ public enum Safetensors {
         return metadata
     }
 
-    /// The JSON array `json` as integers, nil if it is not an array of integral numbers.
+    /// Returns the JSON array `json` as integers, or nil if it is not an array of integral numbers.
     static func integers(_ json: Any?) -> [Int]? {
         guard let array = json as? [Any] else { return nil }
         var result: [Int] = []
