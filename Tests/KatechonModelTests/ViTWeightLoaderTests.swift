@@ -6,7 +6,7 @@ final class ViTWeightLoaderTests: XCTestCase {
     private let config = ViTConfig(imageSize: 32, patchSize: 16, width: 8, depth: 2, heads: 2, mlpHidden: 16,
                                    trainableBlocks: 1)
 
-    /// A complete timm state dict for `config`, filled with a distinct value per tensor.
+    /// Builds a complete timm state dict for `config` with random values from a fixed seed.
     private func timmWeights() -> [String: ViTWeightLoader.Weight] {
         let store = ParameterStore()
         _ = VisionTransformer(store: store, config: config, prefix: "")
@@ -57,8 +57,8 @@ final class ViTWeightLoaderTests: XCTestCase {
         weights["norm.weight"] = ViTWeightLoader.Weight(shape: [7], values: [Float](repeating: 1, count: 7))
         let expected = ViTWeightError.shapeMismatch(key: "norm.weight", expected: [8], found: [7])
         assertThrows(expected) { _ = try load(weights) }
-        XCTAssertTrue(expected.description.contains("[7]") && expected.description.contains("[8]"),
-                      expected.description)
+        XCTAssertTrue(expected.description.contains("[7]"), expected.description)
+        XCTAssertTrue(expected.description.contains("[8]"), expected.description)
     }
 
     func testUnknownArchitectureKeyIsRejected() {
