@@ -52,8 +52,10 @@ public enum Safetensors {
         for (name, value) in header where name != metadataKey {
             entries.append(try Entry(name: name, json: value, path: path, dataSize: data.count - dataStart))
         }
-        entries.sort { $0.begin < $1.begin }
-        for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        // Empty tensors own no bytes, so only non-empty ones can overlap.
+        let occupied = entries.filter { $0.end > $0.begin }
+        for (previous, next) in zip(occupied, occupied.dropFirst()) where next.begin < previous.end {
             throw SafetensorsError(
                 path: path, tensor: next.name,
                 reason: "data_offsets [\(next.begin), \(next.end)] overlap tensor \(previous.name) at [\(previous.begin), \(previous.end)]")
@@ -69,7 +71,7 @@ public enum Safetensors {
     }
 
     /// Writes `tensors` as F32 with `metadata` to `url`, through a temporary file in the
-    /// same directory that is synced and renamed, so `url` never holds a partial file.
+    /// same directory that is synced and renamed, so `url` never contains a partial file.
     public static func write(_ tensors: [NamedTensor], metadata: [String: String] = [:], to url: URL) throws {
         let path = url.path
         var header: [String: Any] = [:]
@@ -183,7 +185,7 @@ public enum Safetensors {
         return metadata
     }
 
-    /// The JSON array `json` as integers, nil if it is not an array of integral numbers.
+    /// Returns the JSON array `json` as integers, or nil if it is not an array of integral numbers.
     static func integers(_ json: Any?) -> [Int]? {
         guard let array = json as? [Any] else { return nil }
         var result: [Int] = []

@@ -98,8 +98,8 @@ public struct Block {
     }
 
     /// Accumulates the parameter gradients and turns `gradient` from dL/dy into dL/dx in
-    /// place; with `needsInputGradient` false the last step (through norm1 into x) is
-    /// skipped and `gradient` ends as dL/dx1.
+    /// place. With `needsInputGradient` false the last step (through norm1 into x) is
+    /// skipped, so `gradient` ends as dL/dx1.
     public func backward(_ store: ParameterStore, cache: Cache, gradient: UnsafeMutablePointer<Float>,
                          needsInputGradient: Bool) {
         let (batch, tokens) = (cache.batch, cache.tokens)

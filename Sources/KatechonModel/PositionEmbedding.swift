@@ -66,7 +66,7 @@ public enum PositionEmbedding {
         return output
     }
 
-    /// The four clamped input indices and cubic weights of every output position.
+    /// Computes the four clamped input indices and cubic weights of every output position.
     static func taps(input: Int, output: Int) -> (indices: [Int], weights: [Float]) {
         var indices = [Int](repeating: 0, count: 4 * output)
         var weights = [Float](repeating: 0, count: 4 * output)

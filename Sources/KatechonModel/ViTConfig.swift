@@ -1,7 +1,7 @@
 /// The shape of a Vision Transformer image encoder, in timm's terms.
 ///
 /// The image is cut into (imageSize / patchSize)² square patches, so `imageSize` must be
-/// a multiple of `patchSize`; the class token comes first, so `tokenCount` is one more
+/// a multiple of `patchSize`. The class token comes first, so `tokenCount` is one more
 /// than the number of patches. `width` must be a multiple of `heads`.
 public struct ViTConfig: Codable, Sendable, Equatable {
     public var imageSize: Int

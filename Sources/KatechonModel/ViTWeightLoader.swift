@@ -16,7 +16,7 @@
 ///     layernorm                                        → norm
 ///
 /// Classifier heads and poolers (`head.*`, `fc_norm.*`, `pooler.*`, `classifier.*`, …)
-/// are ignored and reported; any other unknown key is an error, because it would mean
+/// are ignored and reported. Any other unknown key is an error, because it would mean
 /// an architecture this encoder does not implement.
 public enum ViTWeightLoader {
     /// One tensor read from a weights file: shape and row-major values.
@@ -51,12 +51,12 @@ public enum ViTWeightLoader {
         guard let patchWeight = timm[patchKey] else {
             throw ViTWeightError.missingTensor(key: patchKey, expectedShape: [-1, 3, -1, -1])
         }
-        let ps = patchWeight.shape
-        guard ps.count == 4, ps[1] == PatchEmbed.channels, ps[2] == ps[3], ps[2] > 0 else {
-            throw ViTWeightError.invalidConfig(key: patchKey, shape: ps,
+        let patchShape = patchWeight.shape
+        guard patchShape.count == 4, patchShape[1] == PatchEmbed.channels, patchShape[2] == patchShape[3], patchShape[2] > 0 else {
+            throw ViTWeightError.invalidConfig(key: patchKey, shape: patchShape,
                                                reason: "expected [width, 3, patch, patch]")
         }
-        let (width, patch) = (ps[0], ps[2])
+        let (width, patch) = (patchShape[0], patchShape[2])
 
         let grid = try pretrainedGrid(timm, width: width)
         let depth = (timm.keys.compactMap(blockIndex).max() ?? -1) + 1
@@ -71,13 +71,13 @@ public enum ViTWeightLoader {
         let headCount = heads ?? width / 64
         guard headCount > 0, width % headCount == 0 else {
             throw ViTWeightError.invalidConfig(
-                key: patchKey, shape: ps,
+                key: patchKey, shape: patchShape,
                 reason: "width \(width) cannot be split into \(headCount) heads; pass --vit-heads with a divisor of \(width)")
         }
         let size = imageSize ?? grid * patch
         guard size > 0, size % patch == 0 else {
             throw ViTWeightError.invalidConfig(
-                key: patchKey, shape: ps,
+                key: patchKey, shape: patchShape,
                 reason: "image size \(size) is not a multiple of the patch size \(patch); choose --image-size accordingly")
         }
         guard (0...depth).contains(trainableBlocks) else {
@@ -123,7 +123,7 @@ public enum ViTWeightLoader {
         return ignored
     }
 
-    /// The model's parameters under their timm names, without the model's prefix.
+    /// Lists the model's parameters under their timm names, without the model's prefix.
     static func parameters(of model: VisionTransformer) -> [(String, ParameterID)] {
         var list: [(String, ParameterID)] = [
             ("cls_token", model.clsToken),
@@ -150,7 +150,7 @@ public enum ViTWeightLoader {
         return list
     }
 
-    /// The side of the square patch grid that `pos_embed` [1, 1 + g², D] was trained at.
+    /// Returns the side of the square patch grid that `pos_embed` [1, 1 + g², D] was trained at.
     static func pretrainedGrid(_ timm: [String: Weight], width: Int) throws -> Int {
         let key = "pos_embed"
         guard let pos = timm[key] else {
@@ -184,7 +184,7 @@ public enum ViTWeightLoader {
                                           from: (oldGrid, oldGrid), to: (newGrid, newGrid))
     }
 
-    /// The block index of a timm key `blocks.{i}.…`, if it is one.
+    /// Returns the block index of a timm key `blocks.{i}.…`, or nil for other keys.
     static func blockIndex(_ key: String) -> Int? {
         guard key.hasPrefix("blocks.") else { return nil }
         let rest = key.dropFirst("blocks.".count)
@@ -243,8 +243,8 @@ public enum ViTWeightLoader {
         return (renamed, ignored)
     }
 
-    /// The timm name of a Hugging Face key (without `vit.`), nil when `key` is not a
-    /// Hugging Face ViT key. Query, key and value come back as "qkv:{i}.{part}.{suffix}"
+    /// Returns the timm name of a Hugging Face key (without `vit.`), or nil when `key` is
+    /// not a Hugging Face ViT key. Query, key and value come back as "qkv:{i}.{part}.{suffix}"
     /// for stacking.
     static func huggingFaceToTimm(_ key: String) -> String? {
         let fixed = [

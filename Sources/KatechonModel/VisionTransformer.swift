@@ -10,9 +10,9 @@ import KatechonTensor
 ///   [1, N, D], `patch_embed.proj.weight` [D, 3, p, p] and `.bias` [D],
 ///   `blocks.{i}.…` (see `Block`), `norm.weight` and `norm.bias` [D].
 /// - Shapes: B images of 3 × S × S normalised pixels, N = 1 + (S / p)² tokens, width D.
-/// - Training: the last `config.trainableBlocks` blocks and `norm` are trainable; the
-///   patch embedding, class token, position embedding and earlier blocks are frozen, run
-///   forward only and keep no activations.
+/// - Training: the last `config.trainableBlocks` blocks and `norm` are trainable. The
+///   patch embedding, class token, position embedding and earlier blocks are frozen: they
+///   run forward only and keep no activations.
 /// - Initialisation: `pos_embed` and linear weights truncated normal with std 0.02,
 ///   `cls_token` with std 1e-6, norms ones and zeros; pretrained weights come in
 ///   through `ViTWeightLoader`.

@@ -62,7 +62,7 @@ def half_state(model):
     return {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
 
 
-def reference(model, pixels, r, trainable_blocks, generator_names=None):
+def reference(model, pixels, r, trainable_blocks):
     """tokens and the gradients of sum(tokens * r) for the last trainable blocks and norm."""
     depth = len(model.blocks)
     model.zero_grad()
@@ -148,8 +148,7 @@ def main():
     save_file({k: v.contiguous() for k, v in huggingface_keys(state).items()},
               os.path.join(OUT, "vit_small_hf_weights.safetensors"))
     pixels = torch.randn(2, 3, 48, 48, generator=generator)
-    tokens_shape = (2, 1 + 9, 48)
-    r = torch.randn(*tokens_shape, generator=generator)
+    r = torch.randn(2, 1 + 9, 48, generator=generator)
     tokens, gradients = reference(small, pixels, r, trainable_blocks=2)
     save_case("vit_small_case.safetensors", pixels, r, tokens, gradients,
               {"weights": "vit_small_weights.safetensors", "image_size": 48, "heads": 4, "trainable_blocks": 2})
@@ -173,8 +172,8 @@ def main():
     pixels = torch.randn(2, 3, 64, 64, generator=generator)
     r = torch.randn(2, 1 + 16, 192, generator=generator)
     tokens, gradients = reference(tiny, pixels, r, trainable_blocks=5)
-    kept = {k: v for k, v in gradients.items() if k.startswith("norm.") or k.startswith("blocks.11.")}
-    save_case("vit_tiny_case.safetensors", pixels, r, tokens, kept,
+    last_block_and_norm = {k: v for k, v in gradients.items() if k.startswith(("norm.", "blocks.11."))}
+    save_case("vit_tiny_case.safetensors", pixels, r, tokens, last_block_and_norm,
               {"weights": "vit_tiny_patch16_224.safetensors", "image_size": 64, "heads": 3, "trainable_blocks": 5},
               gradient_dtype=torch.float16)
 
