@@ -1,0 +1,74 @@
+import Foundation
+
+/// An error reading or preparing training data, carrying the offending file, line,
+/// column or `isic_id` so the message says what to fix.
+public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    /// A file or folder could not be read at all.
+    case unreadableFile(path: String, reason: String)
+    /// A CSV record breaks RFC 4180 (for example an unterminated quoted field).
+    case malformedCSV(path: String, line: Int, column: Int, reason: String)
+    /// A CSV record has a different number of fields than the header.
+    case wrongFieldCount(path: String, line: Int, expected: Int, found: Int)
+    /// A requested column is not in the table.
+    case missingColumn(name: String, path: String, available: [String])
+    /// A numeric cell holds an infinity, which no scaler can standardise.
+    case infiniteValue(path: String, line: Int, column: String, text: String)
+    /// A JSON sidecar could not be parsed or lacks the `meta` record.
+    case invalidSidecar(path: String, reason: String)
+    /// An image's bytes could not be decoded.
+    case undecodableImage(id: String, format: String, reason: String)
+    /// An `isic_id` has no image in the image source.
+    case imageNotFound(isicID: String, source: String)
+    /// An HDF5 call failed on a file or dataset.
+    case hdf5Failure(path: String, operation: String, detail: String)
+    /// A row's label is missing or not one of the accepted values.
+    case invalidLabel(path: String, line: Int, isicID: String, column: String, value: String?, expected: String)
+    /// The images source holds images that no metadata row names, and the caller asked
+    /// for that to be an error.
+    case imagesWithoutRows(source: String, count: Int, examples: [String])
+    /// A setting is out of range (for example fold 5 of 5).
+    case invalidSetting(name: String, value: String, reason: String)
+    /// A worker of the background loader failed; `message` is the worker's error.
+    case loaderFailed(batch: Int, message: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadableFile(path, reason):
+            return "cannot read \(path): \(reason)"
+        case let .malformedCSV(path, line, column, reason):
+            return "\(path):\(line): malformed CSV in field \(column): \(reason)"
+        case let .wrongFieldCount(path, line, expected, found):
+            return "\(path):\(line): the row has \(found) fields but the header has \(expected);"
+                + " quote fields that contain commas or newlines"
+        case let .missingColumn(name, path, available):
+            return "\(path): column '\(name)' not found; available columns: "
+                + available.joined(separator: ", ")
+        case let .infiniteValue(path, line, column, text):
+            return "\(path):\(line): column '\(column)' holds the infinite value '\(text)';"
+                + " replace it with a finite number or leave the cell empty to mark it missing"
+        case let .invalidSidecar(path, reason):
+            return "invalid JSON sidecar \(path): \(reason)"
+        case let .undecodableImage(id, format, reason):
+            return "cannot decode \(format) image \(id): \(reason);"
+                + " re-export the image or pass --skip-bad-images"
+        case let .imageNotFound(isicID, source):
+            return "no image for isic_id \(isicID) in \(source);"
+                + " add the image or remove the row from the metadata"
+        case let .hdf5Failure(path, operation, detail):
+            return "HDF5 \(operation) failed on \(path): \(detail)"
+        case let .invalidLabel(path, line, isicID, column, value, expected):
+            let shown = value.map { "'\($0)'" } ?? "missing"
+            return "\(path):\(line): isic_id \(isicID) has label \(shown) in column '\(column)';"
+                + " expected \(expected). Fix the row or drop rows with invalid labels"
+        case let .imagesWithoutRows(source, count, examples):
+            return "\(source) holds \(count) images with no metadata row, for example "
+                + examples.joined(separator: ", ")
+        case let .invalidSetting(name, value, reason):
+            return "invalid \(name) \(value): \(reason)"
+        case let .loaderFailed(batch, message):
+            return "loading batch \(batch) failed: \(message)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
