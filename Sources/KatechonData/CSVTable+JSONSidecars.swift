@@ -121,3 +121,20 @@ extension CSVTable {
         self.init(columns: columns, rows: rows, source: folder.path)
     }
 }
+
+extension CSVTable {
+    /// Opens the metadata of a data set: the CSV file when `metadataPath` is given, else
+    /// the JSON sidecars in the image folder. An HDF5 image file without a CSV throws,
+    /// because HDF5 files carry no metadata.
+    public static func load(metadataPath: String?, imagesPath: String) throws -> CSVTable {
+        if let metadataPath {
+            return try CSVTable(contentsOf: URL(fileURLWithPath: metadataPath))
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isFolder), isFolder.boolValue else {
+            throw DataError.unreadableFile(path: imagesPath,
+                                           reason: "metadata is needed: pass --metadata FILE.csv, or images as a folder with <isic_id>.json records")
+        }
+        return try CSVTable(jsonSidecarsIn: URL(fileURLWithPath: imagesPath))
+    }
+}

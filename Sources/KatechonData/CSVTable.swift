@@ -261,7 +261,8 @@ private struct CSVParser {
 
             if let header {
                 if fieldCount != header.count {
-                    throw DataError.wrongFieldCount(path: path, line: recordLine, expected: header.count, found: fieldCount)
+                    throw DataError.wrongFieldCount(path: path, line: recordLine, expected: header.count, found: fieldCount,
+                                                    column: fieldCount < header.count ? header[fieldCount] : nil)
                 }
                 rowLines.append(Int32(truncatingIfNeeded: recordLine))
                 rowCount += 1

@@ -8,7 +8,9 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     /// A CSV record breaks RFC 4180 (for example an unterminated quoted field).
     case malformedCSV(path: String, line: Int, column: Int, reason: String)
     /// A CSV record has a different number of fields than the header.
-    case wrongFieldCount(path: String, line: Int, expected: Int, found: Int)
+    /// `column` names the first header column without a value, or is `nil` when the
+    /// row has extra fields.
+    case wrongFieldCount(path: String, line: Int, expected: Int, found: Int, column: String?)
     /// A requested column is not in the table.
     case missingColumn(name: String, path: String, available: [String])
     /// A numeric cell holds an infinity, which no scaler can standardise.
@@ -37,9 +39,10 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
             return "cannot read \(path): \(reason)"
         case let .malformedCSV(path, line, column, reason):
             return "\(path):\(line): malformed CSV in field \(column): \(reason)"
-        case let .wrongFieldCount(path, line, expected, found):
-            return "\(path):\(line): the row has \(found) fields but the header has \(expected);"
-                + " quote fields that contain commas or newlines"
+        case let .wrongFieldCount(path, line, expected, found, column):
+            let position = column.map { ", so column '\($0)' onwards has no value" } ?? ""
+            return "\(path):\(line): the row has \(found) fields but the header has \(expected)\(position);"
+                + " quote fields that contain commas or line breaks"
         case let .missingColumn(name, path, available):
             return "\(path): column '\(name)' not found; available columns: "
                 + available.joined(separator: ", ")

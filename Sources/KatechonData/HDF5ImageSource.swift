@@ -23,7 +23,7 @@ public final class HDF5ImageSource: ImageSource, @unchecked Sendable {
             guard file >= 0 else {
                 throw DataError.hdf5Failure(path: path, operation: "open",
                                             detail: HDF5Library.lastErrorMessage()
-                                                + "; the file may be truncated or not HDF5, so copy it again")
+                                                + "; check that it is a complete HDF5 file and copy it again if it was cut short")
             }
             var names: [String] = []
             let visitor: H5L_iterate_t = { _, name, _, context in

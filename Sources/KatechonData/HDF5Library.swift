@@ -26,8 +26,9 @@ enum HDF5Library {
         let walker: H5E_walk2_t = { _, error, context in
             guard let error, let context, let text = error.pointee.desc else { return 0 }
             let box = context.assumingMemoryBound(to: String.self)
+            // The walk starts at the innermost error, the most specific one; keep it.
             let description = String(cString: text)
-            if !description.isEmpty { box.pointee = description }
+            if box.pointee.isEmpty { box.pointee = description }
             return 0
         }
         withUnsafeMutablePointer(to: &message) { pointer in

@@ -35,7 +35,7 @@ final class CSVTableTests: XCTestCase {
 
     func testTooFewFieldsNamesLine() throws {
         let url = try write("a,b,c\n1,2,3\n4,5\n")
-        assertThrowsMessage([url.path + ":3", "2 fields", "header has 3"]) {
+        assertThrowsMessage([url.path + ":3", "2 fields", "header has 3", "column 'c'"]) {
             _ = try CSVTable(contentsOf: url)
         }
     }

@@ -110,3 +110,16 @@ final class MetadataTests: XCTestCase {
         XCTAssertEqual(spec.classIndex(of: "nevus"), 1)
     }
 }
+
+final class MetadataLoadingTests: XCTestCase {
+    func testLoadPicksCSVOrSidecars() throws {
+        try TestPaths.requireSharedData()
+        let csv = try CSVTable.load(metadataPath: TestPaths.isic2024Metadata.path, imagesPath: TestPaths.isic2024Images.path)
+        XCTAssertEqual(csv.rowCount, 3)
+        let sidecars = try CSVTable.load(metadataPath: nil, imagesPath: TestPaths.uda1Folder.path)
+        XCTAssertEqual(sidecars.rowCount, 440)
+        assertThrowsMessage(["test-image.hdf5", "--metadata"]) {
+            _ = try CSVTable.load(metadataPath: nil, imagesPath: TestPaths.isic2024Images.path)
+        }
+    }
+}
