@@ -1,7 +1,7 @@
 import Foundation
 
 /// An error reading or preparing training data, carrying the offending file, line,
-/// column or `isic_id` so the message says what to fix.
+/// column or `isic_id`, so the message shows what to fix.
 public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable {
     /// A file or folder could not be read at all.
     case unreadableFile(path: String, reason: String)
@@ -13,7 +13,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case wrongFieldCount(path: String, line: Int, expected: Int, found: Int, column: String?)
     /// A requested column is not in the table.
     case missingColumn(name: String, path: String, available: [String])
-    /// A numeric cell holds an infinity, which no scaler can standardise.
+    /// A numeric cell contains an infinity, which no scaler can standardise.
     case infiniteValue(path: String, line: Int, column: String, text: String)
     /// A JSON sidecar could not be parsed or lacks the `meta` record.
     case invalidSidecar(path: String, reason: String)
@@ -25,13 +25,8 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case hdf5Failure(path: String, operation: String, detail: String)
     /// A row's label is missing or not one of the accepted values.
     case invalidLabel(path: String, line: Int, isicID: String, column: String, value: String?, expected: String)
-    /// The images source holds images that no metadata row names, and the caller asked
-    /// for that to be an error.
-    case imagesWithoutRows(source: String, count: Int, examples: [String])
     /// A setting is out of range (for example fold 5 of 5).
     case invalidSetting(name: String, value: String, reason: String)
-    /// A worker of the background loader failed; `message` is the worker's error.
-    case loaderFailed(batch: Int, message: String)
 
     public var description: String {
         switch self {
@@ -47,7 +42,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
             return "\(path): column '\(name)' not found; available columns: "
                 + available.joined(separator: ", ")
         case let .infiniteValue(path, line, column, text):
-            return "\(path):\(line): column '\(column)' holds the infinite value '\(text)';"
+            return "\(path):\(line): column '\(column)' contains the infinite value '\(text)';"
                 + " replace it with a finite number or leave the cell empty to mark it missing"
         case let .invalidSidecar(path, reason):
             return "invalid JSON sidecar \(path): \(reason)"
@@ -63,13 +58,8 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
             let shown = value.map { "'\($0)'" } ?? "missing"
             return "\(path):\(line): isic_id \(isicID) has label \(shown) in column '\(column)';"
                 + " expected \(expected). Fix the row or drop rows with invalid labels"
-        case let .imagesWithoutRows(source, count, examples):
-            return "\(source) holds \(count) images with no metadata row, for example "
-                + examples.joined(separator: ", ")
         case let .invalidSetting(name, value, reason):
             return "invalid \(name) \(value): \(reason)"
-        case let .loaderFailed(batch, message):
-            return "loading batch \(batch) failed: \(message)"
         }
     }
 

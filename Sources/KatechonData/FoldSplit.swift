@@ -3,10 +3,10 @@ import Foundation
 /// A grouped, label-stratified K-fold assignment of samples, stored as JSON in the run
 /// directory.
 ///
-/// Groups (patients) are shuffled with the seed, stably sorted by positive count and then
-/// size (both descending), and each goes to the fold with the fewest positives so far
-/// (a group without positives: the fewest samples), ties to the lower fold. So no group
-/// spans two folds, and the positive counts of any two folds differ by at most the
+/// Groups (patients) are shuffled with the seed, then stably sorted by positive count and
+/// then size, both descending. Each group goes to the fold with the fewest positives so
+/// far, or the fewest samples for a group without positives, ties to the lower fold. So
+/// no group spans two folds, and the positive counts of any two folds differ by at most the
 /// largest positive count of one group (at most 1 when every group has at most one
 /// positive). A positive is a sample with a label other than 0.
 public struct FoldSplit: Codable, Sendable, Equatable {
@@ -75,13 +75,13 @@ public struct FoldSplit: Codable, Sendable, Equatable {
                  groupColumn: dataset.groupColumn)
     }
 
-    /// The samples of every fold but `fold`, ascending.
+    /// Returns the samples of every fold but `fold`, ascending.
     public func trainingIndices(fold: Int) throws -> [Int] {
         try check(fold)
         return foldOfSample.indices.filter { foldOfSample[$0] != fold }
     }
 
-    /// The samples of `fold`, ascending.
+    /// Returns the samples of `fold`, ascending.
     public func validationIndices(fold: Int) throws -> [Int] {
         try check(fold)
         return foldOfSample.indices.filter { foldOfSample[$0] == fold }

@@ -36,7 +36,7 @@ public final class FolderImageSource: ImageSource, @unchecked Sendable {
         fileByID[isicID] != nil
     }
 
-    /// Returns the file that holds an image, if any.
+    /// Returns the file that contains an image, if any.
     public func fileURL(for isicID: String) -> URL? {
         fileByID[isicID].map { folder.appendingPathComponent($0) }
     }

@@ -4,7 +4,7 @@ import Foundation
 /// Writes encoded images into a new HDF5 file, one dataset per `isic_id` in the root
 /// group, in the layout `HDF5ImageSource` reads.
 public final class HDF5ImageWriter {
-    /// How a dataset stores its bytes.
+    /// The storage type of one dataset's bytes.
     public enum Layout: Sendable {
         /// A scalar fixed-length, NUL-padded byte string, as in the ISIC 2024 files.
         case fixedString

@@ -2,11 +2,11 @@ import Foundation
 
 /// Images addressed by `isic_id`. Implementations are safe to call from several threads.
 public protocol ImageSource: AnyObject, Sendable {
-    /// Every `isic_id` the source holds, sorted.
+    /// Every `isic_id` in the source, sorted.
     var ids: [String] { get }
     /// A description of the source (its path) for messages.
     var location: String { get }
-    /// Returns whether the source holds an image for `isicID`.
+    /// Returns whether the source contains an image for `isicID`.
     func contains(_ isicID: String) -> Bool
     /// Returns the encoded bytes of one image, or throws `DataError.imageNotFound`.
     func encodedImage(for isicID: String) throws -> [UInt8]

@@ -1,9 +1,9 @@
 import Foundation
 
-/// Which column holds the label and how its cells map to class indices. Stored in
+/// The column that contains the label, and how its cells map to class indices. Stored in
 /// checkpoints so evaluation maps labels the way training did.
 public struct LabelSpec: Codable, Sendable, Equatable {
-    /// How cells are read.
+    /// The reading of label cells.
     public enum Kind: String, Codable, Sendable {
         /// `0` or `1` (also `0.0` and `1.0`), as the ISIC 2024 `target` column.
         case binary
@@ -78,7 +78,7 @@ public struct LabelSpec: Codable, Sendable, Equatable {
         public var description: String { "line \(line) isic_id \(isicID): \(value.map { "'\($0)'" } ?? "missing")" }
     }
 
-    /// What the label accepts, for messages.
+    /// The accepted label values, for messages.
     public var expectedValues: String {
         switch kind {
         case .binary: return "0 or 1"
@@ -88,8 +88,8 @@ public struct LabelSpec: Codable, Sendable, Equatable {
     }
 
     /// Reads the label of every row. With `dropInvalid` false, the first missing or
-    /// invalid label throws `DataError.invalidLabel` naming its line and `isic_id`;
-    /// with `dropInvalid` true such rows come back in `invalid` and get label -1.
+    /// invalid label throws `DataError.invalidLabel` naming its line and `isic_id`.
+    /// With `dropInvalid` true, such rows come back in `invalid` and get label -1.
     public func labels(in table: CSVTable, dropInvalid: Bool) throws -> (labels: [Int32], invalid: [InvalidRow]) {
         let column = try table.columnIndex(self.column)
         let idColumn = table.hasColumn("isic_id") ? try table.columnIndex("isic_id") : nil

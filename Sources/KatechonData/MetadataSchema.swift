@@ -7,9 +7,9 @@ import Foundation
 /// - each categorical column: one slot per training vocabulary entry (sorted), then a
 ///   "missing" slot, then an "unseen value" slot. The active slot is 1 and every other
 ///   slot is `softLabel` (0 gives a plain one-hot vector);
-/// - each numeric column: the value standardised with the training mean and standard
-///   deviation (population, a deviation of 0 becomes 1), then a missing indicator that
-///   is 1 when the cell is empty, NaN or not a number (the value slot is then 0).
+/// - each numeric column: the value standardised with the training mean and population
+///   standard deviation, where a deviation of 0 becomes 1. Then a missing indicator that
+///   is 1 when the cell is empty, NaN or not a number, in which case the value slot is 0.
 public struct MetadataSchema: Codable, Sendable, Equatable {
     /// One categorical column and its training vocabulary.
     public struct CategoricalColumn: Codable, Sendable, Equatable {

@@ -2,7 +2,7 @@ import Foundation
 
 /// A SplitMix64 generator whose stream depends only on (seed, epoch, sample index), so
 /// a sample gets the same augmentation and undersampling draws in the same epoch no
-/// matter which batch, rank or resumed run asks for it.
+/// matter which batch, rank or resumed run requests it.
 public struct SampleRandom: Sendable {
     private var state: UInt64
 

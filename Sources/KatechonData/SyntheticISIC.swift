@@ -9,8 +9,9 @@ import Foundation
 /// - patients: a few have many lesions; older patients and a patient-level risk factor
 ///   raise the positive rate, so positives cluster by patient;
 /// - metadata: positives are larger, darker, more eccentric, asymmetric and variegated
-///   (`clin_size_long_diam_mm`, `tbp_lv_*`), sit more often on the head, neck and back,
-///   and have a low `tbp_lv_nevi_confidence`; age, sex and site are sometimes missing;
+///   (`clin_size_long_diam_mm`, `tbp_lv_*`). They sit more often on the head, neck and
+///   back, and have a low `tbp_lv_nevi_confidence`. Age, sex and site are sometimes
+///   missing;
 /// - images: crops of 115 to 145 px of skin-toned background with shading, noise and
 ///   hairs; the lesion's radius follows its size, its border irregularity and colour
 ///   variegation follow the same measurements as the metadata.
@@ -22,7 +23,7 @@ public enum SyntheticISIC {
         "mel_mitotic_index", "mel_thick_mm", "tbp_lv_dnn_lesion_confidence",
     ]
 
-    /// What `write` produced.
+    /// The files and counts that `write` produced.
     public struct Summary: Sendable {
         public let metadataURL: URL
         public let imagesURL: URL
@@ -272,7 +273,7 @@ public enum SyntheticISIC {
         Float(value).description
     }
 
-    /// Quotes a CSV field when it holds a comma, quote or line break.
+    /// Quotes a CSV field when it contains a comma, quote or line break.
     private static func quoted(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""

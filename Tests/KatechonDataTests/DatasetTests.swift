@@ -3,7 +3,7 @@ import XCTest
 import KatechonData
 
 final class DatasetTests: XCTestCase {
-    /// A folder with three UDA-1 images, one truncated JPEG and a CSV naming some of them.
+    /// Creates a folder with three UDA-1 images, one truncated JPEG and a CSV naming some of them.
     private func makeFolder(csvRows: [String]) throws -> (images: URL, csv: URL) {
         let folder = try TestPaths.temporaryFolder("dataset")
         let images = folder.appendingPathComponent("images")

@@ -2,9 +2,9 @@
 """Write the image fixtures of KatechonDataTests.
 
 Outputs in Tests/KatechonDataTests/Fixtures/images/:
-  - small PNG files of every colour type the decoder must handle (grey, grey+alpha,
-    palette with transparency, RGB, RGBA, 16-bit grey and RGB), written by the minimal
-    encoder below so their exact sample values are known, plus one with a wrong CRC;
+  - small PNG files of every colour type the decoder must handle: grey, grey+alpha,
+    palette with transparency, RGB, RGBA, 16-bit grey and RGB. The minimal encoder
+    below writes them, so their exact sample values are known. One more has a wrong CRC;
   - a small JPEG written by Pillow;
   - reference.json: the expected RGB8 pixels of each file, and windows of the decoded
     pixels of two real ISIC JPEGs (decoded by Pillow), and Pillow resizes used to check
