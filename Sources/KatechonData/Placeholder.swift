@@ -1,3 +1,0 @@
-import CTurboJPEG
-import CPNG
-import CHDF5

@@ -1,2 +1,0 @@
-import CMPI
-import CMPIShim

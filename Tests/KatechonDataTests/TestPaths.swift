@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+
+/// Locations of the real ISIC files beside the package and of the committed fixtures.
+enum TestPaths {
+    /// The package root, three levels above this file.
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The shared data folder that CI places beside the checkout.
+    static let sharedData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+
+    static let isic2024Folder = sharedData.appendingPathComponent("isic2024-test")
+    static let isic2024Images = isic2024Folder.appendingPathComponent("test-image.hdf5")
+    static let isic2024Metadata = isic2024Folder.appendingPathComponent("test-metadata.csv")
+    static let uda1Folder = sharedData.appendingPathComponent("isic-uda1")
+
+    /// The committed fixture folder, read from the source tree so that the test does
+    /// not depend on how the resource bundle is laid out.
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// Creates a fresh temporary folder for one test.
+    static func temporaryFolder(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("katechon-data-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Fails the test when the shared data folder is absent, because every such test
+    /// needs it.
+    static func requireSharedData(file: StaticString = #filePath, line: UInt = #line) throws {
+        guard FileManager.default.fileExists(atPath: isic2024Metadata.path) else {
+            XCTFail("missing \(sharedData.path); place the shared data folder beside the package", file: file, line: line)
+            throw XCTSkip("shared data missing")
+        }
+    }
+}
+
+/// Asserts that `body` throws and that the error's message contains every fragment.
+func assertThrowsMessage(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
+                         _ body: () throws -> Void) {
+    do {
+        try body()
+        XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
+    } catch {
+        let message = "\(error)"
+        for fragment in fragments {
+            XCTAssertTrue(message.contains(fragment), "error message '\(message)' does not mention '\(fragment)'",
+                          file: file, line: line)
+        }
+    }
+}
