@@ -20,9 +20,10 @@ final class EpochPlan: @unchecked Sendable {
     private let lock = NSLock()
     private var cachedEpoch = -1
     private var cachedSamples: [Int] = []
+    private var cachedOrder: [Int] = []
 
     init(trainingIndices: [Int], labels: [Int32], negativesPerPositive: Double?, seed: UInt64,
-         worldSize: Int, perRankBatch: Int) {
+         worldSize: Int, perRankBatch: Int) throws {
         self.trainingIndices = trainingIndices
         self.labels = labels
         self.negativesPerPositive = negativesPerPositive
@@ -34,8 +35,8 @@ final class EpochPlan: @unchecked Sendable {
         } else {
             samplesPerEpoch = trainingIndices.count
         }
-        sampler = EpochSampler(sampleCount: samplesPerEpoch, seed: seed, worldSize: worldSize,
-                               perRankBatch: perRankBatch)
+        sampler = try EpochSampler(sampleCount: samplesPerEpoch, worldSize: worldSize,
+                                   perRankBatch: perRankBatch, seed: seed)
     }
 
     var stepsPerEpoch: Int { sampler.stepsPerEpoch }
@@ -43,12 +44,12 @@ final class EpochPlan: @unchecked Sendable {
     /// The dataset indices of rank `rank`'s batch at global step `step`.
     func indices(step: Int, rank: Int) -> [Int] {
         let epoch = step / stepsPerEpoch
-        let samples = epochSamples(epoch)
-        return sampler.indices(epoch: epoch, step: step % stepsPerEpoch, rank: rank).map { samples[$0] }
+        let (samples, order) = epochSamplesAndOrder(epoch)
+        return sampler.indices(in: order, step: step % stepsPerEpoch, rank: rank).map { samples[$0] }
     }
 
-    /// The samples of epoch `epoch`, before shuffling.
-    func epochSamples(_ epoch: Int) -> [Int] {
+    /// The samples of epoch `epoch` and the sampler's padded order over them.
+    func epochSamplesAndOrder(_ epoch: Int) -> ([Int], [Int]) {
         lock.lock()
         defer { lock.unlock() }
         if epoch != cachedEpoch {
@@ -59,8 +60,9 @@ final class EpochPlan: @unchecked Sendable {
             } else {
                 cachedSamples = trainingIndices
             }
+            cachedOrder = sampler.epochOrder(epoch: epoch)
             cachedEpoch = epoch
         }
-        return cachedSamples
+        return (cachedSamples, cachedOrder)
     }
 }

@@ -78,7 +78,8 @@ final class TrainingSession {
         let storedLabels = try resumed.map {
             try JSONDecoder().decode(LabelSpec.self, from: Data($0.manifest.labelsJSON.utf8))
         }
-        inputs = try RunInputs.forTraining(config: config, schema: storedSchema, labelSpec: storedLabels)
+        let inputs = try RunInputs.forTraining(config: config, schema: storedSchema, labelSpec: storedLabels)
+        self.inputs = inputs
         if inputs.table.hasColumn("patient_id") {
             patientIDs = inputs.validationIndices.map { inputs.dataset.groups[$0] }
         }
@@ -99,7 +100,7 @@ final class TrainingSession {
 
         // Steps: the sampler pads each epoch to a multiple of the global batch.
         let globalBatch = communicator.size * config.batchSize
-        plan = EpochPlan(trainingIndices: inputs.trainingIndices, labels: inputs.dataset.labels,
+        plan = try EpochPlan(trainingIndices: inputs.trainingIndices, labels: inputs.dataset.labels,
                          negativesPerPositive: config.negativesPerPositive, seed: config.seed,
                          worldSize: communicator.size, perRankBatch: config.batchSize)
         totalSteps = config.steps ?? config.epochs * plan.stepsPerEpoch
