@@ -31,10 +31,12 @@ struct Probe {
     /// each slice, as backward does, so a bucket reduced before its gradients were written
     /// would come out NaN. The average is compared with the exact one computed locally
     /// from every rank's values: bitwise for `none`, within the bound stated by
-    /// `GradientCompression` otherwise.
+    /// `GradientCompression` otherwise. `--tolerance REL --absolute-tolerance ABS` replace
+    /// that bound by REL · (mean over ranks of |gradient|) + ABS.
     func allReduce() throws {
         let compression = try options.compression()
         let steps = try options.integer("steps", default: 2)
+        let tolerance = try options.tolerance()
 
         for reduceCase in try options.reduceCases() {
             let count = reduceCase.count
@@ -63,7 +65,8 @@ struct Probe {
 
                 for index in 0..<count {
                     let (expected, bound) = expectedAverage(index: index, step: step,
-                                                            compression: compression)
+                                                            compression: compression,
+                                                            tolerance: tolerance)
                     let error = abs(gradients[index] - expected)
                     if !(error <= bound) {
                         communicator.fatal(
@@ -89,8 +92,8 @@ struct Probe {
     }
 
     /// Exact average of every rank's gradient at `index`, and the allowed deviation.
-    private func expectedAverage(index: Int, step: Int,
-                                 compression: GradientCompression) -> (Float, Float) {
+    private func expectedAverage(index: Int, step: Int, compression: GradientCompression,
+                                 tolerance: (relative: Float, absolute: Float)?) -> (Float, Float) {
         var sum: Float = 0
         var magnitude: Float = 0
         for source in 0..<size {
@@ -100,6 +103,10 @@ struct Probe {
         }
         let average = sum / Float(size)
         let meanMagnitude = magnitude / Float(size)
+
+        if let tolerance {
+            return (average, tolerance.relative * meanMagnitude + tolerance.absolute)
+        }
 
         guard compression != .none, size > 1 else { return (average, 0) }
 

@@ -50,6 +50,21 @@ struct ProbeOptions {
         return value
     }
 
+    func number(_ name: String) throws -> Float? {
+        guard let text = values[name] else { return nil }
+        guard let value = Float(text), value >= 0 else {
+            throw InvalidOption(description: "--\(name) must be a number >= 0, got \(text)")
+        }
+        return value
+    }
+
+    /// Reads `--tolerance REL` with optional `--absolute-tolerance ABS` (default 0); nil
+    /// when `--tolerance` is absent.
+    func tolerance() throws -> (relative: Float, absolute: Float)? {
+        guard let relative = try number("tolerance") else { return nil }
+        return (relative, try number("absolute-tolerance") ?? 0)
+    }
+
     func compression() throws -> GradientCompression {
         let text = string("compression", default: "none")
         guard let value = GradientCompression(rawValue: text) else {

@@ -10,6 +10,7 @@ let usage = """
       info                                   print rank, size, local rank and thread level
       allreduce [--cases COUNT:BYTES,...] [--count N] [--bucket-bytes B | --bucket-mb X]
                 [--compression none|fp16|bf16] [--steps S]
+                [--tolerance REL [--absolute-tolerance ABS]]
                                              average rank-dependent gradients with GradientReducer
       broadcast                              broadcast floats, bytes and Data from the last rank
       gather                                 gather arrays of different lengths on rank 0
