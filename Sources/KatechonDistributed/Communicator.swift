@@ -16,10 +16,10 @@ import Foundation
 ///
 /// Threads: the communicator requests `MPI_THREAD_MULTIPLE`. When the library provides
 /// only `MPI_THREAD_SERIALIZED` or less, every call made through a `Communicator` (and
-/// through its duplicates) takes one process-wide lock instead. Collective calls on one
-/// communicator must still be made in the same order on every rank, so two threads must
-/// never issue collectives on the same communicator concurrently; `GradientReducer`
-/// uses a duplicate for this reason.
+/// through its duplicates) takes one process-wide lock instead. Every rank must make the
+/// collective calls on one communicator in the same order. Two threads must therefore
+/// never issue collectives on the same communicator concurrently, which is why
+/// `GradientReducer` uses a duplicate.
 public final class Communicator: @unchecked Sendable {
     /// Thread support levels of `MPI_Init_thread`, in increasing order.
     public enum ThreadLevel: Int, Comparable, CustomStringConvertible, Sendable {
@@ -96,7 +96,7 @@ public final class Communicator: @unchecked Sendable {
     /// over `MPI_COMM_WORLD`.
     ///
     /// Call it once per process, before any other MPI use. When the library provides a
-    /// lower thread level, `threadLevel` says which, and calls are serialized by a lock.
+    /// lower thread level, `threadLevel` reports which, and calls are serialized by a lock.
     public static func initialize() throws -> Communicator {
         initializationLock.lock()
         defer { initializationLock.unlock() }

@@ -79,7 +79,7 @@ public final class GradientReducer: @unchecked Sendable {
     ///     reducer lives.
     ///   - count: number of floats in `gradients`.
     ///   - bucketBytes: target bucket size in bytes of 32-bit floats, whatever the
-    ///     compression (a 25 MiB bucket holds 6,553,600 floats).
+    ///     compression (a 25 MiB bucket contains 6,553,600 floats).
     ///   - compression: transport format; see `GradientCompression` for the error bound.
     public init(communicator: Communicator, gradients: UnsafeMutablePointer<Float>, count: Int,
                 bucketBytes: Int, compression: GradientCompression) {

@@ -7,7 +7,7 @@
 /// the permutation from its start. Global step `s` takes positions `[s·G, (s+1)·G)` of the
 /// padded order, and rank `r` takes the contiguous part `[r·b, (r+1)·b)` of that slice,
 /// where `b = perRankBatch`. Hence the samples of one step depend on `G` and not on how
-/// it is split: one rank with batch 8 sees the same 8 samples per step as two ranks with
+/// it is split: one rank with batch 8 gets the same 8 samples per step as two ranks with
 /// batch 4 together.
 ///
 /// Permutation: a SplitMix64 generator whose initial state is
@@ -60,7 +60,7 @@ public struct EpochSampler: Sendable, Equatable {
 
     // MARK: Epoch order
 
-    /// The permutation of `0..<sampleCount` for `epoch`, identical on every rank.
+    /// Computes the permutation of `0..<sampleCount` for `epoch`, identical on every rank.
     public func permutation(epoch: Int) -> [Int] {
         precondition(epoch >= 0, "epoch must not be negative, got \(epoch)")
         var generator = SplitMix64(state: seed ^ (UInt64(epoch) &* 0xD6E8_FEB8_6659_FD93))
@@ -74,8 +74,8 @@ public struct EpochSampler: Sendable, Equatable {
         return order
     }
 
-    /// The permutation for `epoch` padded to `paddedCount` by repeating it from its start
-    /// (cyclically, when `G` exceeds `sampleCount`).
+    /// Computes the permutation for `epoch` padded to `paddedCount` by repeating it from
+    /// its start (cyclically, when `G` exceeds `sampleCount`).
     public func epochOrder(epoch: Int) -> [Int] {
         let permutation = permutation(epoch: epoch)
         return (0..<paddedCount).map { permutation[$0 % sampleCount] }

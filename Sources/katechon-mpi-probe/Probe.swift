@@ -155,8 +155,8 @@ struct Probe {
         print("rank \(rank): broadcast ok from root \(root)")
     }
 
-    /// Rank r sends 3r + 1 floats and r bytes (rank 0 sends none); rank 0 checks every
-    /// array and the others check that they got nil.
+    /// Rank r sends 3r + 1 floats and r bytes, so rank 0 sends no bytes. Rank 0 checks
+    /// every array, and the other ranks check that they received nil.
     func gather() {
         let floats = (0..<(3 * rank + 1)).map { Float(rank * 1000 + $0) }
         let bytes = (0..<rank).map { UInt8(truncatingIfNeeded: rank &* 10 &+ $0) }

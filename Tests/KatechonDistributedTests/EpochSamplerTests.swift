@@ -3,7 +3,7 @@ import XCTest
 
 final class EpochSamplerTests: XCTestCase {
     func testSplitMix64KnownOutputs() {
-        // Published first outputs of SplitMix64 from state 0.
+        // First three outputs of SplitMix64 from state 0, the usual check values.
         var generator = EpochSampler.SplitMix64(state: 0)
         XCTAssertEqual(generator.next(), 0xE220_A839_7B1D_CDAF)
         XCTAssertEqual(generator.next(), 0x6E78_9E6A_A1B9_65F4)

@@ -66,7 +66,10 @@ final class GradientCompressionTests: XCTestCase {
         if value.isInfinite || value.bitPattern & 0xffff == 0 { return truncated }
         let below = Double(Float(bitPattern: UInt32(truncated) << 16))
         let next = Float(bitPattern: UInt32(truncated &+ 1) << 16)
-        let above = next.isInfinite ? Double(next.sign == .minus ? -1 : 1) * 0x1p128 : Double(next)
+        var above = Double(next)
+        if next.isInfinite {
+            above = next.sign == .minus ? -0x1p128 : 0x1p128
+        }
         let distanceBelow = abs(Double(value) - below)
         let distanceAbove = abs(Double(value) - above)
         if distanceBelow < distanceAbove { return truncated }
