@@ -16,6 +16,7 @@ void *katechon_mpi_in_place(void) { return MPI_IN_PLACE; }
 int katechon_mpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 int katechon_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 int katechon_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+int katechon_mpi_thread_single(void) { return MPI_THREAD_SINGLE; }
 int katechon_mpi_success(void) { return MPI_SUCCESS; }
 int katechon_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 int katechon_mpi_any_tag(void) { return MPI_ANY_TAG; }

@@ -29,6 +29,16 @@ public final class Communicator: @unchecked Sendable {
             lhs.rawValue < rhs.rawValue
         }
 
+        /// The MPI constant for this level.
+        var mpiValue: Int32 {
+            switch self {
+            case .single: return katechon_mpi_thread_single()
+            case .funneled: return katechon_mpi_thread_funneled()
+            case .serialized: return katechon_mpi_thread_serialized()
+            case .multiple: return katechon_mpi_thread_multiple()
+            }
+        }
+
         public var description: String {
             switch self {
             case .single: return "MPI_THREAD_SINGLE"
@@ -92,12 +102,15 @@ public final class Communicator: @unchecked Sendable {
         localSize = Int(localSizeValue)
     }
 
-    /// Initializes MPI, requesting `MPI_THREAD_MULTIPLE`, and returns the communicator
-    /// over `MPI_COMM_WORLD`.
+    /// Initializes MPI and returns the communicator over `MPI_COMM_WORLD`.
     ///
     /// Call it once per process, before any other MPI use. When the library provides a
-    /// lower thread level, `threadLevel` reports which, and calls are serialized by a lock.
-    public static func initialize() throws -> Communicator {
+    /// lower thread level than `requested`, `threadLevel` reports which, and calls are
+    /// serialized by a lock. A level below `.multiple` is worth requesting only to test
+    /// those fallbacks.
+    public static func initialize(requesting requested: ThreadLevel = .multiple) throws
+        -> Communicator
+    {
         initializationLock.lock()
         defer { initializationLock.unlock() }
 
@@ -111,18 +124,13 @@ public final class Communicator: @unchecked Sendable {
         initializationAttempted = true
 
         var provided: Int32 = 0
-        let code = MPI_Init_thread(nil, nil, katechon_mpi_thread_multiple(), &provided)
+        let code = MPI_Init_thread(nil, nil, requested.mpiValue, &provided)
         guard code == katechon_mpi_success() else {
             throw DistributedError.initializationFailed(code: code)
         }
 
-        let level: ThreadLevel
-        switch provided {
-        case katechon_mpi_thread_multiple(): level = .multiple
-        case katechon_mpi_thread_serialized(): level = .serialized
-        case katechon_mpi_thread_funneled(): level = .funneled
-        default: level = .single
-        }
+        let levels: [ThreadLevel] = [.multiple, .serialized, .funneled, .single]
+        let level = levels.first { $0.mpiValue == provided } ?? .single
         let lock: NSLock? = level == .multiple ? nil : NSLock()
         return Communicator(handle: katechon_mpi_comm_world(), threadLevel: level, callLock: lock)
     }

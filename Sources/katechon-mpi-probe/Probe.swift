@@ -85,7 +85,8 @@ struct Probe {
             let busy = reducer.communicationBusySeconds
             reducer.shutdown()
             print("rank \(rank): allreduce ok case \(reduceCase) buckets \(reducer.buckets.count) "
-                  + "compression \(compression) steps \(steps) maxAbsError \(worstError) "
+                  + "compression \(compression) threadLevel \(communicator.threadLevel) "
+                  + "steps \(steps) maxAbsError \(worstError) "
                   + "maxErrorOverBound \(worstRatio) exposedSeconds \(exposed) "
                   + "busySeconds \(busy)")
         }
@@ -217,6 +218,19 @@ struct Probe {
     }
 
     // MARK: failures
+
+    /// Creates a GradientReducer whose element count is one larger on the last rank; the
+    /// reducer's configuration check must abort the job.
+    func mismatchedReducer() {
+        let count = 1000 + (rank == size - 1 ? 1 : 0)
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { gradients.deallocate() }
+        let reducer = GradientReducer(communicator: communicator, gradients: gradients,
+                                      count: count, bucketBytes: 256, compression: .none)
+        print("rank \(rank): reducer created with \(reducer.buckets.count) buckets although "
+              + "the counts differ")
+        reducer.shutdown()
+    }
 
     /// Rank `--rank` calls `fatal` after the others have entered an all-reduce that can
     /// never complete; the job must end with a non-zero status.

@@ -65,6 +65,19 @@ struct ProbeOptions {
         return (relative, try number("absolute-tolerance") ?? 0)
     }
 
+    /// Reads `--thread-level`, the MPI thread support to request (default `multiple`).
+    func threadLevel() throws -> Communicator.ThreadLevel {
+        let text = string("thread-level", default: "multiple")
+        let levels: [String: Communicator.ThreadLevel] = [
+            "multiple": .multiple, "serialized": .serialized, "funneled": .funneled, "single": .single,
+        ]
+        guard let level = levels[text] else {
+            throw InvalidOption(description: "--thread-level must be multiple, serialized, "
+                                + "funneled or single, got \(text)")
+        }
+        return level
+    }
+
     func compression() throws -> GradientCompression {
         let text = string("compression", default: "none")
         guard let value = GradientCompression(rawValue: text) else {

@@ -14,17 +14,24 @@ final class GradientReducerTests: XCTestCase {
 
     /// Runs the probe's all-reduce check and asserts that every rank passed every case.
     private func assertAllReduce(ranks: Int?, compression: String, tolerance: Double,
+                                 threadLevel: String = "multiple",
                                  file: StaticString = #filePath, line: UInt = #line) throws {
         let outcome = try MPIJob.run(ranks: ranks, [
             "allreduce", "--cases", cases, "--compression", compression, "--steps", "2",
             "--tolerance", String(tolerance), "--absolute-tolerance", tolerance == 0 ? "0" : "1e-6",
+            "--thread-level", threadLevel,
         ])
         let context = "\(ranks ?? 1) ranks, \(compression), tolerance \(tolerance) relative to "
-            + "the mean |gradient|: \(outcome.summary)"
+            + "the mean |gradient|, thread level \(threadLevel): \(outcome.summary)"
 
         XCTAssertEqual(outcome.status, 0, context, file: file, line: line)
         let okLines = outcome.standardOutput.components(separatedBy: "allreduce ok").count - 1
         XCTAssertEqual(okLines, (ranks ?? 1) * caseCount, context, file: file, line: line)
+
+        // The fallback paths are exercised only if MPI provided the level requested.
+        let provided = "threadLevel MPI_THREAD_\(threadLevel.uppercased())"
+        let providedLines = outcome.standardOutput.components(separatedBy: provided).count - 1
+        XCTAssertEqual(providedLines, okLines, context, file: file, line: line)
     }
 
     func testExactAverageOnTwoRanks() throws {
@@ -57,6 +64,16 @@ final class GradientReducerTests: XCTestCase {
 
     func testBF16AverageOnFourRanks() throws {
         try assertAllReduce(ranks: 4, compression: "bf16", tolerance: 1.6e-2)
+    }
+
+    func testExactAverageWithSerializedThreads() throws {
+        // Communication thread behind the process-wide call lock.
+        try assertAllReduce(ranks: 2, compression: "none", tolerance: 0, threadLevel: "serialized")
+    }
+
+    func testBF16AverageWithFunneledThreads() throws {
+        // No communication thread: buckets are reduced inside markReady.
+        try assertAllReduce(ranks: 2, compression: "bf16", tolerance: 8e-3, threadLevel: "funneled")
     }
 
     func testSingletonLeavesGradientsUnchanged() throws {

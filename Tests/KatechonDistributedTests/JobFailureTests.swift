@@ -21,6 +21,16 @@ final class JobFailureTests: XCTestCase {
         }
     }
 
+    func testMismatchedReducerEndsJob() throws {
+        let outcome = try MPIJob.run(ranks: 2, ["mismatched-reducer"])
+
+        XCTAssertFalse(outcome.timedOut, outcome.summary)
+        XCTAssertNotEqual(outcome.status, 0, outcome.summary)
+        XCTAssertTrue(outcome.standardError.contains(
+            "GradientReducer configuration differs between ranks"), outcome.summary)
+        XCTAssertFalse(outcome.standardOutput.contains("reducer created"), outcome.summary)
+    }
+
     func testKilledRankEndsJob() throws {
         for (ranks, victim) in [(2, 1), (4, 3)] {
             let directory = FileManager.default.temporaryDirectory
