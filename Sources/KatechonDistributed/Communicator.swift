@@ -80,6 +80,8 @@ public final class Communicator: @unchecked Sendable {
         self.handle = handle
         self.threadLevel = threadLevel
         self.callLock = callLock
+        callLock?.lock()
+        defer { callLock?.unlock() }
 
         var rankValue: Int32 = 0
         var sizeValue: Int32 = 0
@@ -88,6 +90,7 @@ public final class Communicator: @unchecked Sendable {
         rank = Int(rankValue)
         size = Int(sizeValue)
 
+        // Ranks that share memory with this one form the node-local communicator.
         var local: MPI_Comm? = nil
         MPI_Comm_split_type(handle, katechon_mpi_comm_type_shared(), rankValue,
                             katechon_mpi_info_null(), &local)

@@ -62,6 +62,8 @@ struct Probe {
                     start = end
                 }
                 reducer.finish()
+                checkReplicasAgree(gradients, count: count, context: "case \(reduceCase), "
+                                   + "compression \(compression), step \(step)")
 
                 for index in 0..<count {
                     let (expected, bound) = expectedAverage(index: index, step: step,
@@ -89,6 +91,23 @@ struct Probe {
                   + "steps \(steps) maxAbsError \(worstError) "
                   + "maxErrorOverBound \(worstRatio) exposedSeconds \(exposed) "
                   + "busySeconds \(busy)")
+        }
+    }
+
+    /// Aborts unless every rank holds bitwise the same averaged buffer, which every replica
+    /// needs to apply the same optimizer step. Rank 0 compares a 64-bit FNV-1a-style hash
+    /// (one xor-multiply per 32-bit float pattern) from each rank.
+    private func checkReplicasAgree(_ gradients: UnsafeMutablePointer<Float>, count: Int,
+                                    context: String) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for index in 0..<count {
+            hash = (hash ^ UInt64(gradients[index].bitPattern)) &* 0x0000_0100_0000_01B3
+        }
+        let bytes = withUnsafeBytes(of: hash) { Array($0) }
+        guard let hashes = communicator.gatherVariable(bytes: bytes, root: 0) else { return }
+        if Set(hashes).count != 1 {
+            communicator.fatal("allreduce results differ between ranks (\(context)): hashes "
+                               + "\(hashes.map { $0.withUnsafeBytes { $0.load(as: UInt64.self) } })")
         }
     }
 
