@@ -198,6 +198,13 @@ public final class GradientReducer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Number of buckets of the current step already averaged; `finish()` resets it.
+    public var reducedBucketCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return reducedBuckets
+    }
+
     // MARK: Timing
 
     /// Total seconds the calling thread spent inside `finish()`, waiting for buckets that

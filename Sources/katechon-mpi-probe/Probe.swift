@@ -29,10 +29,12 @@ struct Probe {
     /// Runs `--steps` steps per case. Each step first poisons the buffer with NaN, then
     /// writes the gradients in slices of increasing offset and calls `markReady` after
     /// each slice, as backward does, so a bucket reduced before its gradients were written
-    /// would come out NaN. The average is compared with the exact one computed locally
-    /// from every rank's values: bitwise for `none`, within the bound stated by
-    /// `GradientCompression` otherwise. `--tolerance REL --absolute-tolerance ABS` replace
-    /// that bound by REL · (mean over ranks of |gradient|) + ABS.
+    /// would come out NaN. Once the first bucket is ready and gradients remain to be
+    /// written, the probe waits until that bucket is averaged, which shows that buckets
+    /// travel while backward is still running. The average is compared with the exact one
+    /// computed locally from every rank's values: bitwise for `none`, within the bound
+    /// stated by `GradientCompression` otherwise. `--tolerance REL --absolute-tolerance ABS`
+    /// replace that bound by REL · (mean over ranks of |gradient|) + ABS.
     func allReduce() throws {
         let compression = try options.compression()
         let steps = try options.integer("steps", default: 2)
@@ -53,12 +55,17 @@ struct Probe {
                 gradients.update(repeating: .nan, count: count)
 
                 var start = 0
+                var overlapShown = size == 1
                 while start < count {
                     let end = min(start + sliceLength, count)
                     for index in start..<end {
                         gradients[index] = Probe.gradientValue(rank: rank, index: index, step: step)
                     }
                     reducer.markReady(upTo: end)
+                    if !overlapShown && end < count && reducer.buckets[0].upperBound <= end {
+                        waitForFirstBucket(reducer, context: "case \(reduceCase), step \(step)")
+                        overlapShown = true
+                    }
                     start = end
                 }
                 reducer.finish()
@@ -91,6 +98,18 @@ struct Probe {
                   + "steps \(steps) maxAbsError \(worstError) "
                   + "maxErrorOverBound \(worstRatio) exposedSeconds \(exposed) "
                   + "busySeconds \(busy)")
+        }
+    }
+
+    /// Waits up to 30 s for the reducer to average its first bucket before `finish()`.
+    private func waitForFirstBucket(_ reducer: GradientReducer, context: String) {
+        let deadline = Date().addingTimeInterval(30)
+        while reducer.reducedBucketCount < 1 {
+            if Date() > deadline {
+                communicator.fatal("bucket 0 was not averaged within 30 s of being marked "
+                                   + "ready, before finish() (\(context))")
+            }
+            usleep(200)
         }
     }
 
