@@ -92,10 +92,14 @@ public enum ViTWeightLoader {
     /// Copies every parameter of `model` from `tensors` into `store`, resampling
     /// `pos_embed` bicubically when the file's patch grid differs from the model's.
     ///
+    /// `antialias` picks PyTorch's antialiased bicubic kernel for that resampling (see
+    /// `PositionEmbedding`), which is what timm 1.0 applies when it loads a checkpoint at
+    /// another image size; the two differ mostly when the grid shrinks.
+    ///
     /// Returns the keys it ignored, sorted, so the caller can report them. Throws
     /// `ViTWeightError` for a missing, mis-shaped or unsupported tensor.
     public static func load(_ tensors: [String: Weight], into model: VisionTransformer,
-                            store: ParameterStore) throws -> [String] {
+                            store: ParameterStore, antialias: Bool = false) throws -> [String] {
         precondition(store === model.store, "load into a store other than the model's")
         precondition(store.isAllocated, "load before the parameter store is allocated")
         var (timm, ignored) = try timmNamed(tensors)
@@ -106,7 +110,8 @@ public enum ViTWeightLoader {
                 throw ViTWeightError.missingTensor(key: name, expectedShape: expected)
             }
             if name == "pos_embed" && source.shape != expected {
-                let values = try resampledPositionEmbedding(source, expected: expected, config: model.config)
+                let values = try resampledPositionEmbedding(source, expected: expected, config: model.config,
+                                                            antialias: antialias)
                 store.setValues(values, of: id)
                 continue
             }
@@ -171,7 +176,8 @@ public enum ViTWeightLoader {
         return grid
     }
 
-    static func resampledPositionEmbedding(_ source: Weight, expected: [Int], config: ViTConfig) throws -> [Float] {
+    static func resampledPositionEmbedding(_ source: Weight, expected: [Int], config: ViTConfig,
+                                           antialias: Bool) throws -> [Float] {
         let key = "pos_embed"
         let oldGrid: Int
         do {
@@ -181,7 +187,7 @@ public enum ViTWeightLoader {
         }
         let newGrid = config.gridSize
         return PositionEmbedding.resample(source.values, width: config.width, prefixTokens: 1,
-                                          from: (oldGrid, oldGrid), to: (newGrid, newGrid))
+                                          from: (oldGrid, oldGrid), to: (newGrid, newGrid), antialias: antialias)
     }
 
     /// Returns the block index of a timm key `blocks.{i}.…`, or nil for other keys.
@@ -221,7 +227,7 @@ public enum ViTWeightLoader {
             let parts = name.split(separator: ".")
             return "\(parts[0]).\(parts[2])"
         })
-        for group in groups {
+        for group in groups.sorted() {
             let layer = group.split(separator: ".")[0]
             let suffix = group.split(separator: ".")[1]
             let parts = ["query", "key", "value"]
