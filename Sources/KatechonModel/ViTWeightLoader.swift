@@ -45,7 +45,7 @@ public enum ViTWeightLoader {
     public static func inferConfig(
         from tensors: [String: Weight], imageSize: Int?, heads: Int?, trainableBlocks: Int
     ) throws -> ViTConfig {
-        let (timm, _) = try timmNamed(tensors)
+        let timm = try timmNamed(tensors).tensors
 
         let patchKey = "patch_embed.proj.weight"
         guard let patchWeight = timm[patchKey] else {
@@ -102,13 +102,15 @@ public enum ViTWeightLoader {
                             store: ParameterStore, antialias: Bool = false) throws -> [String] {
         precondition(store === model.store, "load into a store other than the model's")
         precondition(store.isAllocated, "load before the parameter store is allocated")
-        var (timm, ignored) = try timmNamed(tensors)
+        let renamed = try timmNamed(tensors)
+        var timm = renamed.tensors
 
         for (name, id) in parameters(of: model) {
             let expected = store.entries[id.index].shape
             guard let source = timm.removeValue(forKey: name) else {
                 throw ViTWeightError.missingTensor(key: name, expectedShape: expected)
             }
+            let fileKey = renamed.originalNames[name] ?? name
             if name == "pos_embed" && source.shape != expected {
                 let values = try resampledPositionEmbedding(source, expected: expected, config: model.config,
                                                             antialias: antialias)
@@ -116,16 +118,15 @@ public enum ViTWeightLoader {
                 continue
             }
             guard source.shape == expected else {
-                throw ViTWeightError.shapeMismatch(key: name, expected: expected, found: source.shape)
+                throw ViTWeightError.shapeMismatch(key: fileKey, expected: expected, found: source.shape)
             }
             store.setValues(source.values, of: id)
         }
 
         if let extra = timm.keys.sorted().first {
-            throw ViTWeightError.unsupportedKey(key: extra)
+            throw ViTWeightError.unsupportedKey(key: renamed.originalNames[extra] ?? extra)
         }
-        ignored.sort()
-        return ignored
+        return renamed.ignored.sorted()
     }
 
     /// Lists the model's parameters under their timm names, without the model's prefix.
@@ -197,29 +198,36 @@ public enum ViTWeightLoader {
         return rest.split(separator: ".", maxSplits: 1).first.flatMap { Int($0) }
     }
 
-    /// Maps Hugging Face keys onto timm's and drops the ignored keys; returns the
-    /// renamed tensors and the original names of the ignored ones.
-    static func timmNamed(_ tensors: [String: Weight]) throws -> ([String: Weight], [String]) {
-        var renamed: [String: Weight] = [:]
+    /// Tensors under timm names, with the keys they had in the file.
+    struct Renamed {
+        var tensors: [String: Weight] = [:]
+        /// The file's key for each timm name that differs from it, for error messages.
+        var originalNames: [String: String] = [:]
+        /// Keys of the file that belong to heads and are not loaded.
         var ignored: [String] = []
+    }
+
+    /// Maps Hugging Face keys onto timm's and sets the ignored keys aside.
+    static func timmNamed(_ tensors: [String: Weight]) throws -> Renamed {
+        var result = Renamed()
         var attentionParts: [String: Weight] = [:]
+        var attentionPrefix = ""
 
         for (original, weight) in tensors {
             var key = original
             if key.hasPrefix("vit.") { key.removeFirst("vit.".count) }
             if ignoredPrefixes.contains(where: { key.hasPrefix($0) }) {
-                ignored.append(original)
+                result.ignored.append(original)
                 continue
             }
-            guard let mapped = huggingFaceToTimm(key) else {
-                renamed[key] = weight
+            let name = huggingFaceToTimm(key) ?? key
+            if name.hasPrefix("qkv:") {
+                attentionParts[String(name.dropFirst("qkv:".count))] = weight
+                attentionPrefix = original.hasPrefix("vit.") ? "vit." : ""
                 continue
             }
-            if mapped.hasPrefix("qkv:") {
-                attentionParts[String(mapped.dropFirst("qkv:".count))] = weight
-            } else {
-                renamed[mapped] = weight
-            }
+            result.tensors[name] = weight
+            if name != original { result.originalNames[name] = original }
         }
 
         // query, key and value stack as the q, k and v row blocks of qkv
@@ -234,7 +242,7 @@ public enum ViTWeightLoader {
             let shape = parts.compactMap { attentionParts["\(layer).\($0).\(suffix)"] }.first!.shape
             var stacked: [Float] = []
             for part in parts {
-                let huggingFaceKey = "encoder.layer.\(layer).attention.attention.\(part).\(suffix)"
+                let huggingFaceKey = "\(attentionPrefix)encoder.layer.\(layer).attention.attention.\(part).\(suffix)"
                 guard let weight = attentionParts["\(layer).\(part).\(suffix)"] else {
                     throw ViTWeightError.missingTensor(key: huggingFaceKey, expectedShape: shape)
                 }
@@ -244,9 +252,11 @@ public enum ViTWeightLoader {
                 stacked += weight.values
             }
             let stackedShape = [3 * shape[0]] + shape.dropFirst()
-            renamed["blocks.\(layer).attn.qkv.\(suffix)"] = Weight(shape: stackedShape, values: stacked)
+            let name = "blocks.\(layer).attn.qkv.\(suffix)"
+            result.tensors[name] = Weight(shape: stackedShape, values: stacked)
+            result.originalNames[name] = "\(attentionPrefix)encoder.layer.\(layer).attention.attention.{query,key,value}.\(suffix)"
         }
-        return (renamed, ignored)
+        return result
     }
 
     /// Returns the timm name of a Hugging Face key (without `vit.`), or nil when `key` is

@@ -79,7 +79,7 @@ final class ViTWeightLoaderTests: XCTestCase {
             weights["vit.encoder.layer.0.attention.attention.key.\(suffix)"] =
                 ViTWeightLoader.Weight(shape: shape, values: Array(qkv.values[third..<(2 * third)]))
         }
-        assertThrows(.missingTensor(key: "encoder.layer.0.attention.attention.value.bias", expectedShape: [8])) {
+        assertThrows(.missingTensor(key: "vit.encoder.layer.0.attention.attention.value.bias", expectedShape: [8])) {
             _ = try ViTWeightLoader.inferConfig(from: weights, imageSize: nil, heads: nil, trainableBlocks: 1)
         }
     }
@@ -102,6 +102,19 @@ final class ViTWeightLoaderTests: XCTestCase {
                                                              trainableBlocks: 1), "40 px is not a multiple of 16")
         XCTAssertThrowsError(try ViTWeightLoader.inferConfig(from: timmWeights(), imageSize: nil, heads: 2,
                                                              trainableBlocks: 3), "3 trainable of 2 blocks")
+    }
+
+    func testHuggingFaceShapeErrorNamesFileKey() {
+        var weights: [String: ViTWeightLoader.Weight] = [:]
+        for (name, weight) in timmWeights() {
+            let renamed = name.replacingOccurrences(of: "blocks.1.mlp.fc1.", with: "vit.encoder.layer.1.intermediate.dense.")
+            weights[renamed] = weight
+        }
+        weights["vit.encoder.layer.1.intermediate.dense.bias"] =
+            ViTWeightLoader.Weight(shape: [15], values: [Float](repeating: 0, count: 15))
+        assertThrows(.shapeMismatch(key: "vit.encoder.layer.1.intermediate.dense.bias", expected: [16], found: [15])) {
+            _ = try load(weights)
+        }
     }
 
     func testPositionEmbeddingResamplingKeepsClassTokenAndConstants() {
