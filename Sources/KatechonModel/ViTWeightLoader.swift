@@ -93,8 +93,8 @@ public enum ViTWeightLoader {
     /// `pos_embed` bicubically when the file's patch grid differs from the model's.
     ///
     /// `antialias` picks PyTorch's antialiased bicubic kernel for that resampling (see
-    /// `PositionEmbedding`), which is what timm 1.0 applies when it loads a checkpoint at
-    /// another image size; the two differ mostly when the grid shrinks.
+    /// `PositionEmbedding`), which timm 1.0 applies when it loads a checkpoint at another
+    /// image size. The two kernels give different values for any change of grid.
     ///
     /// Returns the keys it ignored, sorted, so the caller can report them. Throws
     /// `ViTWeightError` for a missing, mis-shaped or unsupported tensor.
