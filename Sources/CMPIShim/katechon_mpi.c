@@ -16,6 +16,7 @@ void *katechon_mpi_in_place(void) { return MPI_IN_PLACE; }
 int katechon_mpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 int katechon_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 int katechon_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+int katechon_mpi_thread_single(void) { return MPI_THREAD_SINGLE; }
 int katechon_mpi_success(void) { return MPI_SUCCESS; }
 int katechon_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 int katechon_mpi_any_tag(void) { return MPI_ANY_TAG; }
@@ -97,8 +98,8 @@ uint16_t katechon_float_to_bf16(float value) {
     if ((bits & 0x7fffffffu) > 0x7f800000u) {
         return (uint16_t)((bits >> 16) | 0x0040u);
     }
-    // Adding 0x7fff plus the lowest kept bit rounds half to even; a carry into the
-    // exponent of the largest finite floats gives infinity, as rounding should.
+    // Adding 0x7fff plus the lowest kept bit rounds half to even. For the largest finite
+    // floats the carry reaches the exponent and gives infinity, as IEEE rounding does.
     uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
     return (uint16_t)((bits + rounding) >> 16);
 }

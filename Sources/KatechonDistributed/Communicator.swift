@@ -16,10 +16,10 @@ import Foundation
 ///
 /// Threads: the communicator requests `MPI_THREAD_MULTIPLE`. When the library provides
 /// only `MPI_THREAD_SERIALIZED` or less, every call made through a `Communicator` (and
-/// through its duplicates) takes one process-wide lock instead. Collective calls on one
-/// communicator must still be made in the same order on every rank, so two threads must
-/// never issue collectives on the same communicator concurrently; `GradientReducer`
-/// uses a duplicate for this reason.
+/// through its duplicates) takes one process-wide lock instead. Every rank must make the
+/// collective calls on one communicator in the same order. Two threads must therefore
+/// never issue collectives on the same communicator concurrently, which is why
+/// `GradientReducer` uses a duplicate.
 public final class Communicator: @unchecked Sendable {
     /// Thread support levels of `MPI_Init_thread`, in increasing order.
     public enum ThreadLevel: Int, Comparable, CustomStringConvertible, Sendable {
@@ -27,6 +27,16 @@ public final class Communicator: @unchecked Sendable {
 
         public static func < (lhs: ThreadLevel, rhs: ThreadLevel) -> Bool {
             lhs.rawValue < rhs.rawValue
+        }
+
+        /// The MPI constant for this level.
+        var mpiValue: Int32 {
+            switch self {
+            case .single: return katechon_mpi_thread_single()
+            case .funneled: return katechon_mpi_thread_funneled()
+            case .serialized: return katechon_mpi_thread_serialized()
+            case .multiple: return katechon_mpi_thread_multiple()
+            }
         }
 
         public var description: String {
@@ -70,6 +80,8 @@ public final class Communicator: @unchecked Sendable {
         self.handle = handle
         self.threadLevel = threadLevel
         self.callLock = callLock
+        callLock?.lock()
+        defer { callLock?.unlock() }
 
         var rankValue: Int32 = 0
         var sizeValue: Int32 = 0
@@ -78,6 +90,7 @@ public final class Communicator: @unchecked Sendable {
         rank = Int(rankValue)
         size = Int(sizeValue)
 
+        // Ranks that share memory with this one form the node-local communicator.
         var local: MPI_Comm? = nil
         MPI_Comm_split_type(handle, katechon_mpi_comm_type_shared(), rankValue,
                             katechon_mpi_info_null(), &local)
@@ -92,12 +105,15 @@ public final class Communicator: @unchecked Sendable {
         localSize = Int(localSizeValue)
     }
 
-    /// Initializes MPI, requesting `MPI_THREAD_MULTIPLE`, and returns the communicator
-    /// over `MPI_COMM_WORLD`.
+    /// Initializes MPI and returns the communicator over `MPI_COMM_WORLD`.
     ///
     /// Call it once per process, before any other MPI use. When the library provides a
-    /// lower thread level, `threadLevel` says which, and calls are serialized by a lock.
-    public static func initialize() throws -> Communicator {
+    /// lower thread level than `requested`, `threadLevel` reports which, and calls are
+    /// serialized by a lock. A level below `.multiple` is worth requesting only to test
+    /// those fallbacks.
+    public static func initialize(requesting requested: ThreadLevel = .multiple) throws
+        -> Communicator
+    {
         initializationLock.lock()
         defer { initializationLock.unlock() }
 
@@ -111,18 +127,13 @@ public final class Communicator: @unchecked Sendable {
         initializationAttempted = true
 
         var provided: Int32 = 0
-        let code = MPI_Init_thread(nil, nil, katechon_mpi_thread_multiple(), &provided)
+        let code = MPI_Init_thread(nil, nil, requested.mpiValue, &provided)
         guard code == katechon_mpi_success() else {
             throw DistributedError.initializationFailed(code: code)
         }
 
-        let level: ThreadLevel
-        switch provided {
-        case katechon_mpi_thread_multiple(): level = .multiple
-        case katechon_mpi_thread_serialized(): level = .serialized
-        case katechon_mpi_thread_funneled(): level = .funneled
-        default: level = .single
-        }
+        let levels: [ThreadLevel] = [.multiple, .serialized, .funneled, .single]
+        let level = levels.first { $0.mpiValue == provided } ?? .single
         let lock: NSLock? = level == .multiple ? nil : NSLock()
         return Communicator(handle: katechon_mpi_comm_world(), threadLevel: level, callLock: lock)
     }

@@ -3,9 +3,9 @@ import CMPIShim
 /// Number format in which gradient buckets travel during the all-reduce.
 ///
 /// With `.fp16` (IEEE 754 binary16) and `.bf16` (bfloat16) each rank scales its bucket by
-/// 1 / world size, rounds it to 16 bits (round to nearest even), and the ranks sum the
-/// 16-bit values with a user-defined MPI operation that adds each pair in float and rounds
-/// the partial sum back to 16 bits. The scaling happens first so the sum of N ranks stays
+/// 1 / world size and rounds it to 16 bits (round to nearest even). The ranks then sum the
+/// 16-bit values with a user-defined MPI operation, which adds each pair in float and
+/// rounds the partial sum back to 16 bits. The scaling happens first so the sum of N ranks stays
 /// within the range of the gradients themselves (binary16 overflows above 65504).
 ///
 /// Error bound of the average, per element, with N ranks and unit roundoff u (2^-11 for

@@ -45,7 +45,7 @@ public enum ViTWeightLoader {
     public static func inferConfig(
         from tensors: [String: Weight], imageSize: Int?, heads: Int?, trainableBlocks: Int
     ) throws -> ViTConfig {
-        let (timm, _) = try timmNamed(tensors)
+        let timm = try timmNamed(tensors).tensors
 
         let patchKey = "patch_embed.proj.weight"
         guard let patchWeight = timm[patchKey] else {
@@ -92,35 +92,41 @@ public enum ViTWeightLoader {
     /// Copies every parameter of `model` from `tensors` into `store`, resampling
     /// `pos_embed` bicubically when the file's patch grid differs from the model's.
     ///
+    /// `antialias` picks PyTorch's antialiased bicubic kernel for that resampling (see
+    /// `PositionEmbedding`), which timm 1.0 applies when it loads a checkpoint at another
+    /// image size. The two kernels give different values for any change of grid.
+    ///
     /// Returns the keys it ignored, sorted, so the caller can report them. Throws
     /// `ViTWeightError` for a missing, mis-shaped or unsupported tensor.
     public static func load(_ tensors: [String: Weight], into model: VisionTransformer,
-                            store: ParameterStore) throws -> [String] {
+                            store: ParameterStore, antialias: Bool = false) throws -> [String] {
         precondition(store === model.store, "load into a store other than the model's")
         precondition(store.isAllocated, "load before the parameter store is allocated")
-        var (timm, ignored) = try timmNamed(tensors)
+        let renamed = try timmNamed(tensors)
+        var timm = renamed.tensors
 
         for (name, id) in parameters(of: model) {
             let expected = store.entries[id.index].shape
             guard let source = timm.removeValue(forKey: name) else {
                 throw ViTWeightError.missingTensor(key: name, expectedShape: expected)
             }
+            let fileKey = renamed.originalNames[name] ?? name
             if name == "pos_embed" && source.shape != expected {
-                let values = try resampledPositionEmbedding(source, expected: expected, config: model.config)
+                let values = try resampledPositionEmbedding(source, expected: expected, config: model.config,
+                                                            antialias: antialias)
                 store.setValues(values, of: id)
                 continue
             }
             guard source.shape == expected else {
-                throw ViTWeightError.shapeMismatch(key: name, expected: expected, found: source.shape)
+                throw ViTWeightError.shapeMismatch(key: fileKey, expected: expected, found: source.shape)
             }
             store.setValues(source.values, of: id)
         }
 
         if let extra = timm.keys.sorted().first {
-            throw ViTWeightError.unsupportedKey(key: extra)
+            throw ViTWeightError.unsupportedKey(key: renamed.originalNames[extra] ?? extra)
         }
-        ignored.sort()
-        return ignored
+        return renamed.ignored.sorted()
     }
 
     /// Lists the model's parameters under their timm names, without the model's prefix.
@@ -171,7 +177,8 @@ public enum ViTWeightLoader {
         return grid
     }
 
-    static func resampledPositionEmbedding(_ source: Weight, expected: [Int], config: ViTConfig) throws -> [Float] {
+    static func resampledPositionEmbedding(_ source: Weight, expected: [Int], config: ViTConfig,
+                                           antialias: Bool) throws -> [Float] {
         let key = "pos_embed"
         let oldGrid: Int
         do {
@@ -181,7 +188,7 @@ public enum ViTWeightLoader {
         }
         let newGrid = config.gridSize
         return PositionEmbedding.resample(source.values, width: config.width, prefixTokens: 1,
-                                          from: (oldGrid, oldGrid), to: (newGrid, newGrid))
+                                          from: (oldGrid, oldGrid), to: (newGrid, newGrid), antialias: antialias)
     }
 
     /// Returns the block index of a timm key `blocks.{i}.…`, or nil for other keys.
@@ -191,29 +198,36 @@ public enum ViTWeightLoader {
         return rest.split(separator: ".", maxSplits: 1).first.flatMap { Int($0) }
     }
 
-    /// Maps Hugging Face keys onto timm's and drops the ignored keys; returns the
-    /// renamed tensors and the original names of the ignored ones.
-    static func timmNamed(_ tensors: [String: Weight]) throws -> ([String: Weight], [String]) {
-        var renamed: [String: Weight] = [:]
+    /// Tensors under timm names, with the keys they had in the file.
+    struct Renamed {
+        var tensors: [String: Weight] = [:]
+        /// The file's key for each timm name that differs from it, for error messages.
+        var originalNames: [String: String] = [:]
+        /// Keys of the file that belong to heads and are not loaded.
         var ignored: [String] = []
+    }
+
+    /// Maps Hugging Face keys onto timm's and sets the ignored keys aside.
+    static func timmNamed(_ tensors: [String: Weight]) throws -> Renamed {
+        var result = Renamed()
         var attentionParts: [String: Weight] = [:]
+        var attentionPrefix = ""
 
         for (original, weight) in tensors {
             var key = original
             if key.hasPrefix("vit.") { key.removeFirst("vit.".count) }
             if ignoredPrefixes.contains(where: { key.hasPrefix($0) }) {
-                ignored.append(original)
+                result.ignored.append(original)
                 continue
             }
-            guard let mapped = huggingFaceToTimm(key) else {
-                renamed[key] = weight
+            let name = huggingFaceToTimm(key) ?? key
+            if name.hasPrefix("qkv:") {
+                attentionParts[String(name.dropFirst("qkv:".count))] = weight
+                attentionPrefix = original.hasPrefix("vit.") ? "vit." : ""
                 continue
             }
-            if mapped.hasPrefix("qkv:") {
-                attentionParts[String(mapped.dropFirst("qkv:".count))] = weight
-            } else {
-                renamed[mapped] = weight
-            }
+            result.tensors[name] = weight
+            if name != original { result.originalNames[name] = original }
         }
 
         // query, key and value stack as the q, k and v row blocks of qkv
@@ -221,14 +235,14 @@ public enum ViTWeightLoader {
             let parts = name.split(separator: ".")
             return "\(parts[0]).\(parts[2])"
         })
-        for group in groups {
+        for group in groups.sorted() {
             let layer = group.split(separator: ".")[0]
             let suffix = group.split(separator: ".")[1]
             let parts = ["query", "key", "value"]
             let shape = parts.compactMap { attentionParts["\(layer).\($0).\(suffix)"] }.first!.shape
             var stacked: [Float] = []
             for part in parts {
-                let huggingFaceKey = "encoder.layer.\(layer).attention.attention.\(part).\(suffix)"
+                let huggingFaceKey = "\(attentionPrefix)encoder.layer.\(layer).attention.attention.\(part).\(suffix)"
                 guard let weight = attentionParts["\(layer).\(part).\(suffix)"] else {
                     throw ViTWeightError.missingTensor(key: huggingFaceKey, expectedShape: shape)
                 }
@@ -238,9 +252,11 @@ public enum ViTWeightLoader {
                 stacked += weight.values
             }
             let stackedShape = [3 * shape[0]] + shape.dropFirst()
-            renamed["blocks.\(layer).attn.qkv.\(suffix)"] = Weight(shape: stackedShape, values: stacked)
+            let name = "blocks.\(layer).attn.qkv.\(suffix)"
+            result.tensors[name] = Weight(shape: stackedShape, values: stacked)
+            result.originalNames[name] = "\(attentionPrefix)encoder.layer.\(layer).attention.attention.{query,key,value}.\(suffix)"
         }
-        return (renamed, ignored)
+        return result
     }
 
     /// Returns the timm name of a Hugging Face key (without `vit.`), or nil when `key` is

@@ -29,12 +29,16 @@ struct Probe {
     /// Runs `--steps` steps per case. Each step first poisons the buffer with NaN, then
     /// writes the gradients in slices of increasing offset and calls `markReady` after
     /// each slice, as backward does, so a bucket reduced before its gradients were written
-    /// would come out NaN. The average is compared with the exact one computed locally
-    /// from every rank's values: bitwise for `none`, within the bound stated by
-    /// `GradientCompression` otherwise.
+    /// would come out NaN. Once the first bucket is ready and gradients remain to be
+    /// written, the probe waits until that bucket is averaged, which shows that buckets
+    /// travel while backward is still running. The average is compared with the exact one
+    /// computed locally from every rank's values: bitwise for `none`, within the bound
+    /// stated by `GradientCompression` otherwise. `--tolerance REL --absolute-tolerance ABS`
+    /// replace that bound by REL · (mean over ranks of |gradient|) + ABS.
     func allReduce() throws {
         let compression = try options.compression()
         let steps = try options.integer("steps", default: 2)
+        let tolerance = try options.tolerance()
 
         for reduceCase in try options.reduceCases() {
             let count = reduceCase.count
@@ -51,19 +55,27 @@ struct Probe {
                 gradients.update(repeating: .nan, count: count)
 
                 var start = 0
+                var overlapShown = size == 1
                 while start < count {
                     let end = min(start + sliceLength, count)
                     for index in start..<end {
                         gradients[index] = Probe.gradientValue(rank: rank, index: index, step: step)
                     }
                     reducer.markReady(upTo: end)
+                    if !overlapShown && end < count && reducer.buckets[0].upperBound <= end {
+                        waitForFirstBucket(reducer, context: "case \(reduceCase), step \(step)")
+                        overlapShown = true
+                    }
                     start = end
                 }
                 reducer.finish()
+                checkReplicasAgree(gradients, count: count, context: "case \(reduceCase), "
+                                   + "compression \(compression), step \(step)")
 
                 for index in 0..<count {
                     let (expected, bound) = expectedAverage(index: index, step: step,
-                                                            compression: compression)
+                                                            compression: compression,
+                                                            tolerance: tolerance)
                     let error = abs(gradients[index] - expected)
                     if !(error <= bound) {
                         communicator.fatal(
@@ -82,15 +94,45 @@ struct Probe {
             let busy = reducer.communicationBusySeconds
             reducer.shutdown()
             print("rank \(rank): allreduce ok case \(reduceCase) buckets \(reducer.buckets.count) "
-                  + "compression \(compression) steps \(steps) maxAbsError \(worstError) "
+                  + "compression \(compression) threadLevel \(communicator.threadLevel) "
+                  + "steps \(steps) maxAbsError \(worstError) "
                   + "maxErrorOverBound \(worstRatio) exposedSeconds \(exposed) "
                   + "busySeconds \(busy)")
         }
     }
 
+    /// Waits up to 30 s for the reducer to average its first bucket before `finish()`.
+    private func waitForFirstBucket(_ reducer: GradientReducer, context: String) {
+        let deadline = Date().addingTimeInterval(30)
+        while reducer.reducedBucketCount < 1 {
+            if Date() > deadline {
+                communicator.fatal("bucket 0 was not averaged within 30 s of being marked "
+                                   + "ready, before finish() (\(context))")
+            }
+            usleep(200)
+        }
+    }
+
+    /// Aborts unless every rank holds bitwise the same averaged buffer, which every replica
+    /// needs to apply the same optimizer step. Rank 0 compares a 64-bit FNV-1a-style hash
+    /// (one xor-multiply per 32-bit float pattern) from each rank.
+    private func checkReplicasAgree(_ gradients: UnsafeMutablePointer<Float>, count: Int,
+                                    context: String) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for index in 0..<count {
+            hash = (hash ^ UInt64(gradients[index].bitPattern)) &* 0x0000_0100_0000_01B3
+        }
+        let bytes = withUnsafeBytes(of: hash) { Array($0) }
+        guard let hashes = communicator.gatherVariable(bytes: bytes, root: 0) else { return }
+        if Set(hashes).count != 1 {
+            communicator.fatal("allreduce results differ between ranks (\(context)): hashes "
+                               + "\(hashes.map { $0.withUnsafeBytes { $0.load(as: UInt64.self) } })")
+        }
+    }
+
     /// Exact average of every rank's gradient at `index`, and the allowed deviation.
-    private func expectedAverage(index: Int, step: Int,
-                                 compression: GradientCompression) -> (Float, Float) {
+    private func expectedAverage(index: Int, step: Int, compression: GradientCompression,
+                                 tolerance: (relative: Float, absolute: Float)?) -> (Float, Float) {
         var sum: Float = 0
         var magnitude: Float = 0
         for source in 0..<size {
@@ -100,6 +142,10 @@ struct Probe {
         }
         let average = sum / Float(size)
         let meanMagnitude = magnitude / Float(size)
+
+        if let tolerance {
+            return (average, tolerance.relative * meanMagnitude + tolerance.absolute)
+        }
 
         guard compression != .none, size > 1 else { return (average, 0) }
 
@@ -148,8 +194,8 @@ struct Probe {
         print("rank \(rank): broadcast ok from root \(root)")
     }
 
-    /// Rank r sends 3r + 1 floats and r bytes (rank 0 sends none); rank 0 checks every
-    /// array and the others check that they got nil.
+    /// Rank r sends 3r + 1 floats and r bytes, so rank 0 sends no bytes. Rank 0 checks
+    /// every array, and the other ranks check that they received nil.
     func gather() {
         let floats = (0..<(3 * rank + 1)).map { Float(rank * 1000 + $0) }
         let bytes = (0..<rank).map { UInt8(truncatingIfNeeded: rank &* 10 &+ $0) }
@@ -210,6 +256,19 @@ struct Probe {
     }
 
     // MARK: failures
+
+    /// Creates a GradientReducer whose element count is one larger on the last rank; the
+    /// reducer's configuration check must abort the job.
+    func mismatchedReducer() {
+        let count = 1000 + (rank == size - 1 ? 1 : 0)
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { gradients.deallocate() }
+        let reducer = GradientReducer(communicator: communicator, gradients: gradients,
+                                      count: count, bucketBytes: 256, compression: .none)
+        print("rank \(rank): reducer created with \(reducer.buckets.count) buckets although "
+              + "the counts differ")
+        reducer.shutdown()
+    }
 
     /// Rank `--rank` calls `fatal` after the others have entered an all-reduce that can
     /// never complete; the job must end with a non-zero status.

@@ -50,6 +50,34 @@ struct ProbeOptions {
         return value
     }
 
+    func number(_ name: String) throws -> Float? {
+        guard let text = values[name] else { return nil }
+        guard let value = Float(text), value >= 0 else {
+            throw InvalidOption(description: "--\(name) must be a number >= 0, got \(text)")
+        }
+        return value
+    }
+
+    /// Reads `--tolerance REL` with optional `--absolute-tolerance ABS` (default 0); nil
+    /// when `--tolerance` is absent.
+    func tolerance() throws -> (relative: Float, absolute: Float)? {
+        guard let relative = try number("tolerance") else { return nil }
+        return (relative, try number("absolute-tolerance") ?? 0)
+    }
+
+    /// Reads `--thread-level`, the MPI thread support to request (default `multiple`).
+    func threadLevel() throws -> Communicator.ThreadLevel {
+        let text = string("thread-level", default: "multiple")
+        let levels: [String: Communicator.ThreadLevel] = [
+            "multiple": .multiple, "serialized": .serialized, "funneled": .funneled, "single": .single,
+        ]
+        guard let level = levels[text] else {
+            throw InvalidOption(description: "--thread-level must be multiple, serialized, "
+                                + "funneled or single, got \(text)")
+        }
+        return level
+    }
+
     func compression() throws -> GradientCompression {
         let text = string("compression", default: "none")
         guard let value = GradientCompression(rawValue: text) else {

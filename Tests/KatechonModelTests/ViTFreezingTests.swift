@@ -42,9 +42,12 @@ final class ViTFreezingTests: XCTestCase {
         for trainable in 0...probe.depth {
             let (model, _) = makeModel(trainableBlocks: trainable)
             let input = pixels(model.config)
-            _ = model.forwardFeatures(pixels: input, batch: batch, training: true)
+            let tokens = model.forwardFeatures(pixels: input, batch: batch, training: true)
             XCTAssertEqual(model.cachedActivationFloatCount, trainable * blockFloats + normFloats,
                            "activation floats kept with \(trainable) trainable blocks")
+            var reports = 0
+            model.backwardFeatures(tokens) { _ in reports += 1 }
+            XCTAssertEqual(reports, 1 + trainable, "gradient reports with \(trainable) trainable blocks")
 
             _ = model.forwardFeatures(pixels: input, batch: batch, training: false)
             XCTAssertEqual(model.cachedActivationFloatCount, 0, "inference forward keeps activations")

@@ -79,7 +79,7 @@ final class ViTWeightLoaderTests: XCTestCase {
             weights["vit.encoder.layer.0.attention.attention.key.\(suffix)"] =
                 ViTWeightLoader.Weight(shape: shape, values: Array(qkv.values[third..<(2 * third)]))
         }
-        assertThrows(.missingTensor(key: "encoder.layer.0.attention.attention.value.bias", expectedShape: [8])) {
+        assertThrows(.missingTensor(key: "vit.encoder.layer.0.attention.attention.value.bias", expectedShape: [8])) {
             _ = try ViTWeightLoader.inferConfig(from: weights, imageSize: nil, heads: nil, trainableBlocks: 1)
         }
     }
@@ -102,6 +102,78 @@ final class ViTWeightLoaderTests: XCTestCase {
                                                              trainableBlocks: 1), "40 px is not a multiple of 16")
         XCTAssertThrowsError(try ViTWeightLoader.inferConfig(from: timmWeights(), imageSize: nil, heads: 2,
                                                              trainableBlocks: 3), "3 trainable of 2 blocks")
+    }
+
+    /// Renames a timm state dict to Hugging Face ViTModel keys under `prefix`, splitting qkv.
+    private func huggingFaceWeights(_ timm: [String: ViTWeightLoader.Weight],
+                                    prefix: String) -> [String: ViTWeightLoader.Weight] {
+        let fixed = [
+            "cls_token": "embeddings.cls_token",
+            "pos_embed": "embeddings.position_embeddings",
+            "patch_embed.proj.weight": "embeddings.patch_embeddings.projection.weight",
+            "patch_embed.proj.bias": "embeddings.patch_embeddings.projection.bias",
+            "norm.weight": "layernorm.weight",
+            "norm.bias": "layernorm.bias",
+        ]
+        let layers = ["norm1": "layernorm_before", "attn.proj": "attention.output.dense",
+                      "norm2": "layernorm_after", "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"]
+        var result: [String: ViTWeightLoader.Weight] = [:]
+        for (name, weight) in timm {
+            if let renamed = fixed[name] {
+                result[prefix + renamed] = weight
+                continue
+            }
+            let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+            let (index, rest) = (parts[1], parts[2])
+            let suffix = rest.hasSuffix(".weight") ? "weight" : "bias"
+            let layer = String(rest.dropLast(suffix.count + 1))
+            let base = "\(prefix)encoder.layer.\(index)."
+            if layer == "attn.qkv" {
+                let third = weight.values.count / 3
+                let shape = [weight.shape[0] / 3] + weight.shape.dropFirst()
+                for (k, part) in ["query", "key", "value"].enumerated() {
+                    result[base + "attention.attention.\(part).\(suffix)"] = ViTWeightLoader.Weight(
+                        shape: shape, values: Array(weight.values[(k * third)..<((k + 1) * third)]))
+                }
+            } else {
+                result[base + "\(layers[layer]!).\(suffix)"] = weight
+            }
+        }
+        return result
+    }
+
+    func testHuggingFaceKeysWithAndWithoutPrefixLoad() throws {
+        let timm = timmWeights()
+        let store = ParameterStore()
+        let model = VisionTransformer(store: store, config: config, prefix: "")
+        store.allocate(seed: 0)
+        _ = try ViTWeightLoader.load(timm, into: model, store: store)
+
+        for prefix in ["vit.", ""] {
+            let other = ParameterStore()
+            let otherModel = VisionTransformer(store: other, config: config, prefix: "")
+            other.allocate(seed: 1)
+            let ignored = try ViTWeightLoader.load(huggingFaceWeights(timm, prefix: prefix), into: otherModel,
+                                                   store: other)
+            XCTAssertEqual(ignored, [], "prefix \(prefix)")
+            for entry in store.entries {
+                XCTAssertEqual(other.values(of: other.id(named: entry.name)!), store.values(of: store.id(named: entry.name)!),
+                               "\(entry.name) from Hugging Face keys with prefix '\(prefix)'")
+            }
+        }
+    }
+
+    func testHuggingFaceShapeErrorNamesFileKey() {
+        var weights: [String: ViTWeightLoader.Weight] = [:]
+        for (name, weight) in timmWeights() {
+            let renamed = name.replacingOccurrences(of: "blocks.1.mlp.fc1.", with: "vit.encoder.layer.1.intermediate.dense.")
+            weights[renamed] = weight
+        }
+        weights["vit.encoder.layer.1.intermediate.dense.bias"] =
+            ViTWeightLoader.Weight(shape: [15], values: [Float](repeating: 0, count: 15))
+        assertThrows(.shapeMismatch(key: "vit.encoder.layer.1.intermediate.dense.bias", expected: [16], found: [15])) {
+            _ = try load(weights)
+        }
     }
 
     func testPositionEmbeddingResamplingKeepsClassTokenAndConstants() {

@@ -14,6 +14,8 @@ Cases:
             must ignore) with re-drawn random weights, run at 64 px, so pos_embed is
             resampled from 14x14 to 4x4; trainable blocks 5, gradients stored for the
             last block and the final norm only, in F16, to keep the fixture small
+  pos_embed resample_abs_pos_embed alone on random embeddings, shrinking, growing and
+            changing the aspect ratio, with antialias False and True
 The small weights are also written under Hugging Face transformers ViT key names
 (query/key/value split out of qkv, plus a pooler and classifier to be ignored).
 
@@ -131,6 +133,22 @@ def huggingface_keys(state):
     return out
 
 
+def save_resample_cases(generator):
+    """Inputs and outputs of timm's resample_abs_pos_embed for several grids."""
+    tensors = {}
+    grids = {"shrink": ((7, 7), (4, 4)), "grow": ((3, 3), (5, 5)), "aspect": ((3, 5), (4, 2))}
+    for name, (old, new) in grids.items():
+        width = 3
+        embedding = torch.randn(1, 1 + old[0] * old[1], width, generator=generator)
+        tensors[name + ".input"] = embedding
+        for antialias in (False, True):
+            out = resample_abs_pos_embed(embedding, new_size=list(new), old_size=list(old),
+                                         num_prefix_tokens=1, interpolation="bicubic", antialias=antialias)
+            tensors[f"{name}.antialias_{str(antialias).lower()}"] = out.contiguous()
+    metadata = {name: json.dumps({"old": list(old), "new": list(new)}) for name, (old, new) in grids.items()}
+    save_file(tensors, os.path.join(OUT, "vit_pos_embed_resample.safetensors"), metadata=metadata)
+
+
 def small_model(image_size):
     return VisionTransformer(img_size=image_size, patch_size=16, embed_dim=48, depth=4, num_heads=4,
                              mlp_ratio=4.0, num_classes=0)
@@ -176,6 +194,8 @@ def main():
     save_case("vit_tiny_case.safetensors", pixels, r, tokens, last_block_and_norm,
               {"weights": "vit_tiny_patch16_224.safetensors", "image_size": 64, "heads": 3, "trainable_blocks": 5},
               gradient_dtype=torch.float16)
+
+    save_resample_cases(generator)
 
     for name in sorted(os.listdir(OUT)):
         if name.startswith("vit_"):

@@ -25,6 +25,7 @@ void *katechon_mpi_in_place(void);
 int katechon_mpi_thread_multiple(void);
 int katechon_mpi_thread_serialized(void);
 int katechon_mpi_thread_funneled(void);
+int katechon_mpi_thread_single(void);
 int katechon_mpi_success(void);
 int katechon_mpi_any_source(void);
 int katechon_mpi_any_tag(void);
