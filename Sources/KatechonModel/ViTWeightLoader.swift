@@ -99,7 +99,7 @@ public enum ViTWeightLoader {
     /// Returns the keys it ignored, sorted, so the caller can report them. Throws
     /// `ViTWeightError` for a missing, mis-shaped or unsupported tensor.
     public static func load(_ tensors: [String: Weight], into model: VisionTransformer,
-                            store: ParameterStore, antialias: Bool = false) throws -> [String] {
+                            store: ParameterStore, antialias: Bool = true) throws -> [String] {
         precondition(store === model.store, "load into a store other than the model's")
         precondition(store.isAllocated, "load before the parameter store is allocated")
         let renamed = try timmNamed(tensors)

@@ -52,7 +52,10 @@ public final class VisionTransformer {
             Block(store, name: "\(prefix)blocks.\(i)", width: d, heads: config.heads,
                   hiddenWidth: config.mlpHidden, trainable: i >= firstTrainable, eps: config.layerNormEps)
         }
-        norm = LayerNorm(store, name: "\(prefix)norm", width: d, trainable: true, eps: config.layerNormEps)
+        // The final norm trains with the last blocks; with no trainable block the whole
+        // encoder is frozen.
+        norm = LayerNorm(store, name: "\(prefix)norm", width: d, trainable: config.trainableBlocks > 0,
+                         eps: config.layerNormEps)
     }
 
     /// Floats of activation kept for backward since the last training forward: the
@@ -108,7 +111,7 @@ public final class VisionTransformer {
         let tokens = Tensor([batch, n, d])
         let statistics = LayerNorm.Cache(rows: rows)
         norm.forward(store, input: x.pointer, rows: rows, output: tokens.pointer, cache: statistics)
-        if training {
+        if training && config.trainableBlocks > 0 {
             normInput = x
             normStatistics = statistics
         }
@@ -123,6 +126,8 @@ public final class VisionTransformer {
     /// the offsets increase. Backward stops at the first trainable block: nothing flows
     /// into frozen blocks or the patch embedding.
     public func backwardFeatures(_ tokenGradient: Tensor, gradientsReady: ((Int) -> Void)?) {
+        // A wholly frozen encoder has no gradient to compute.
+        if config.trainableBlocks == 0 { return }
         guard let normInput, let normStatistics else {
             preconditionFailure("backwardFeatures without a preceding forwardFeatures(training: true)")
         }

@@ -47,7 +47,7 @@ final class DataParallelTests: XCTestCase {
         let weights = try Safetensors.read(backbone).tensors
 
         let out = folder.appendingPathComponent("run")
-        var arguments = try trainArguments(out: out, batch: 4, steps: 4, extra: ["--check-replicas"])
+        var arguments = try trainArguments(out: out, batch: 4, steps: 4, extra: ["--check-replicas", "--vit-heads", "3"])
         arguments[arguments.firstIndex(of: "--backbone")! + 1] = backbone.path
         arguments[arguments.firstIndex(of: "--trainable-blocks")! + 1] = "1"
         let outcome = try Harness.run(arguments, ranks: 2, timeout: 300)

@@ -9,7 +9,7 @@ the gradients of L = sum(tokens * R) for the trainable blocks and the final norm
 Cases:
   small     width 48, depth 4, 4 heads, patch 16, image 48, trainable blocks 2
   resample  the small weights (made at 48 px) run at 64 px, pos_embed resampled by
-            timm's resample_abs_pos_embed (bicubic, antialias=False)
+            timm's resample_abs_pos_embed (bicubic, antialias=True, as timm loads checkpoints)
   tiny      timm's vit_tiny_patch16_224 key layout (head included, which the loader
             must ignore) with re-drawn random weights, run at 64 px, so pos_embed is
             resampled from 14x14 to 4x4; trainable blocks 5, gradients stored for the
@@ -86,7 +86,7 @@ def load_resampled(model, state):
     state = dict(state)
     state["pos_embed"] = resample_abs_pos_embed(
         state["pos_embed"].float(), new_size=list(model.patch_embed.grid_size),
-        num_prefix_tokens=1, interpolation="bicubic", antialias=False)
+        num_prefix_tokens=1, interpolation="bicubic", antialias=True)
     missing, unexpected = model.load_state_dict(
         {k: v.float() for k, v in state.items() if not k.startswith("head.")}, strict=False)
     assert not missing, missing
