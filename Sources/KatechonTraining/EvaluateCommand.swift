@@ -33,7 +33,9 @@ public enum EvaluateCommand {
                                       batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
                                       seed: trained.manifest.config.seed)
             let indices = Array(0..<dataset.count)
-            guard let probabilities = try evaluator.probabilities(of: indices) else { return 0 }
+            let probabilities = try evaluator.probabilities(of: indices)
+            Evaluator.reportSkippedImages(dataset, communicator: communicator, command: "evaluate")
+            guard let probabilities else { return 0 }
 
             let patientIDs = table.hasColumn("patient_id") ? dataset.groups : nil
             let report = try Evaluator.report(labels: dataset.labels, probabilities: probabilities,
@@ -49,10 +51,6 @@ public enum EvaluateCommand {
                 }
                 try writeROCCurvePNG(labels: dataset.labels, scores: probabilities.map(Double.init),
                                      to: URL(fileURLWithPath: roc))
-            }
-            let skipped = dataset.skippedImages
-            if !skipped.isEmpty {
-                FileHandle.standardError.write(Data("evaluate: \(skipped.count) images on rank 0 were undecodable and scored as blank (first: \(skipped[0].isicID): \(skipped[0].reason))\n".utf8))
             }
             return 0
         }

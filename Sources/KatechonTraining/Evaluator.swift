@@ -55,6 +55,23 @@ public struct Evaluator {
         return gathered.flatMap { $0 }
     }
 
+    /// Every image that any rank replaced by a blank one because it could not be decoded
+    /// (`--skip-bad-images`), as "isic_id: reason" sorted, on rank 0; nil elsewhere.
+    public static func gatherSkippedImages(_ dataset: LesionDataset, communicator: Communicator) -> [String]? {
+        let local = dataset.skippedImages.map { "\($0.isicID): \($0.reason)" }
+        let bytes = Array(local.joined(separator: "\n").utf8)
+        guard let gathered = communicator.gatherVariable(bytes: bytes, root: 0) else { return nil }
+        let all = gathered.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) }
+        return Set(all).sorted()
+    }
+
+    /// Prints the skipped images of `dataset` from rank 0, if there are any.
+    public static func reportSkippedImages(_ dataset: LesionDataset, communicator: Communicator, command: String) {
+        guard let skipped = gatherSkippedImages(dataset, communicator: communicator), !skipped.isEmpty else { return }
+        let shown = skipped.prefix(5).joined(separator: "; ") + (skipped.count > 5 ? "; ..." : "")
+        FileHandle.standardError.write(Data("\(command): \(skipped.count) undecodable images were scored as blank ones (--skip-bad-images): \(shown)\n".utf8))
+    }
+
     /// The validation metrics of `indices` on rank 0 (nil elsewhere): binary AUC, ISIC 2024
     /// partial AUC and top-15 sensitivity, or multiclass balanced accuracy, recall and
     /// confusion matrix.

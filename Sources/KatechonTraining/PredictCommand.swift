@@ -30,7 +30,9 @@ public enum PredictCommand {
             let evaluator = Evaluator(model: trained.model, dataset: dataset, communicator: communicator,
                                       batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
                                       seed: trained.manifest.config.seed)
-            guard let probabilities = try evaluator.probabilities(of: Array(0..<dataset.count)) else { return 0 }
+            let probabilities = try evaluator.probabilities(of: Array(0..<dataset.count))
+            Evaluator.reportSkippedImages(dataset, communicator: communicator, command: "predict")
+            guard let probabilities else { return 0 }
 
             let classCount = trained.model.config.classCount
             var lines: [String] = []
@@ -48,10 +50,6 @@ public enum PredictCommand {
             }
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: out, options: .atomic)
             FileHandle.standardError.write(Data("predict: wrote \(dataset.count) rows to \(out.path)\n".utf8))
-            let skipped = dataset.skippedImages
-            if !skipped.isEmpty {
-                FileHandle.standardError.write(Data("predict: \(skipped.count) images on rank 0 were undecodable and scored as blank (first: \(skipped[0].isicID): \(skipped[0].reason))\n".utf8))
-            }
             return 0
         }
     }

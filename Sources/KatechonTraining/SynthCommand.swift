@@ -31,7 +31,9 @@ public enum SynthCommand {
             }
             let summary = try SyntheticISIC.write(to: out, lesions: lesions, patients: patients,
                                                   positiveRate: rate, seed: seed)
-            print("wrote SYNTHETIC demo data to \(out.path): \(summary)")
+            print("wrote SYNTHETIC demo data: \(summary.lesions) lesions of \(summary.patients) patients, \(summary.positives) positive")
+            print("  \(summary.metadataURL.path)")
+            print("  \(summary.imagesURL.path)")
             return 0
         })
 }

@@ -109,6 +109,7 @@ final class TrainingSession {
 
         if let resumed {
             let manifest = resumed.manifest
+            try Self.checkSameInputs(stored: manifest.config, requested: config, file: resumed.checkpoint.file)
             guard manifest.globalBatch == globalBatch else {
                 throw CheckpointMismatch(
                     file: resumed.checkpoint.file,
@@ -159,7 +160,7 @@ final class TrainingSession {
             progress.message(startMessage())
         }
 
-        var loader: BatchStream? = step < totalSteps
+        let loader: BatchStream? = step < totalSteps
             ? BatchStream(dataset: inputs.dataset, plan: plan, rank: communicator.rank, firstStep: step,
                           lastStep: totalSteps, imageSize: config.imageSize, augment: config.augment, seed: config.seed)
             : nil
@@ -361,10 +362,7 @@ final class TrainingSession {
     /// reports them from rank 0 (only with --skip-bad-images; otherwise they are errors).
     func reportSkippedImages() throws {
         guard config.skipBadImages else { return }
-        let local = inputs.dataset.skippedImages.map { "\($0.isicID): \($0.reason)" }
-        let bytes = Array(local.joined(separator: "\n").utf8)
-        guard let gathered = communicator.gatherVariable(bytes: bytes, root: 0) else { return }
-        let all = Set(gathered.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) })
+        guard let all = Evaluator.gatherSkippedImages(inputs.dataset, communicator: communicator) else { return }
         if !all.isEmpty {
             progress.message("skipped \(all.count) undecodable images so far (--skip-bad-images): \(all.sorted().prefix(5).joined(separator: "; "))\(all.count > 5 ? "; ..." : "")")
             try metricsLog?.append([("type", "skipped_images"), ("step", step), ("count", all.count),
@@ -424,6 +422,26 @@ final class TrainingSession {
             throw error
         } catch {
             throw CheckpointMismatch(file: file, reason: "its manifest is not a Katechon training manifest (\(error))")
+        }
+    }
+
+    /// Rejects a resume whose options would change the split, the sampling or the
+    /// inputs the checkpoint was trained on, naming the first option that differs.
+    static func checkSameInputs(stored: TrainingConfig, requested: TrainingConfig, file: URL?) throws {
+        let fields: [(String, String, String)] = [
+            ("--seed", "\(stored.seed)", "\(requested.seed)"),
+            ("--folds", "\(stored.folds)", "\(requested.folds)"),
+            ("--fold", "\(stored.fold)", "\(requested.fold)"),
+            ("--label", stored.label, requested.label),
+            ("--neg-per-pos", "\(stored.negativesPerPositive.map { "\($0)" } ?? "none")",
+             "\(requested.negativesPerPositive.map { "\($0)" } ?? "none")"),
+            ("--image-size", "\(stored.imageSize)", "\(requested.imageSize)"),
+            ("--mean", "\(stored.mean)", "\(requested.mean)"),
+            ("--std", "\(stored.std)", "\(requested.std)"),
+            ("--augment", "\(stored.augment)", "\(requested.augment)"),
+        ]
+        for (option, old, new) in fields where old != new {
+            throw CheckpointMismatch(file: file, reason: "it was trained with \(option) \(old), this run asks for \(new); resume with the same value")
         }
     }
 
