@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import KatechonData
 
 /// Locations of the real ISIC files beside the package and of the committed fixtures.
 enum TestPaths {
@@ -27,12 +28,11 @@ enum TestPaths {
         return url
     }
 
-    /// Fails the test when the shared data folder is absent, because every such test
-    /// needs it.
-    static func requireSharedData(file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Throws, failing the calling test, when the shared data folder is absent.
+    static func requireSharedData() throws {
         guard FileManager.default.fileExists(atPath: isic2024Metadata.path) else {
-            XCTFail("missing \(sharedData.path); place the shared data folder beside the package", file: file, line: line)
-            throw XCTSkip("shared data missing")
+            throw DataError.unreadableFile(path: sharedData.path,
+                                           reason: "the shared ISIC data is missing; place shared/data beside the package")
         }
     }
 }
