@@ -4,7 +4,7 @@ import KatechonData
 
 final class CSVTableTests: XCTestCase {
     private func write(_ text: String, name: String = "table.csv") throws -> URL {
-        let folder = try TestPaths.temporaryFolder("csv")
+        let folder = try makeTemporaryFolder("csv")
         let url = folder.appendingPathComponent(name)
         try Data(text.utf8).write(to: url)
         return url

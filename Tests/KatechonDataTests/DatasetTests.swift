@@ -5,7 +5,7 @@ import KatechonData
 final class DatasetTests: XCTestCase {
     /// Creates a folder with three UDA-1 images, one truncated JPEG and a CSV naming some of them.
     private func makeFolder(csvRows: [String]) throws -> (images: URL, csv: URL) {
-        let folder = try TestPaths.temporaryFolder("dataset")
+        let folder = try makeTemporaryFolder("dataset")
         let images = folder.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         for id in ["ISIC_0000004", "ISIC_0000005", "ISIC_0000007"] {

@@ -15,7 +15,7 @@ final class ImageSourceTests: XCTestCase {
     }
 
     func testHDF5LayoutsRoundTrip() throws {
-        let folder = try TestPaths.temporaryFolder("hdf5")
+        let folder = try makeTemporaryFolder("hdf5")
         let path = folder.appendingPathComponent("images.hdf5").path
         let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
         let writer = try HDF5ImageWriter(path: path)
@@ -47,7 +47,7 @@ final class ImageSourceTests: XCTestCase {
     func testTruncatedHDF5NamesFile() throws {
         try TestPaths.requireSharedData()
         let bytes = try Data(contentsOf: TestPaths.isic2024Images)
-        let url = try TestPaths.temporaryFolder("truncated").appendingPathComponent("cut.hdf5")
+        let url = try makeTemporaryFolder("truncated").appendingPathComponent("cut.hdf5")
         try bytes.prefix(bytes.count / 2).write(to: url)
         assertThrowsMessage([url.path, "HDF5", "truncated"]) {
             _ = try openImageSource(path: url.path)
@@ -55,7 +55,7 @@ final class ImageSourceTests: XCTestCase {
     }
 
     func testTruncatedJPEGInHDF5NamesID() throws {
-        let folder = try TestPaths.temporaryFolder("hdf5-bad")
+        let folder = try makeTemporaryFolder("hdf5-bad")
         let path = folder.appendingPathComponent("images.hdf5").path
         let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
         let writer = try HDF5ImageWriter(path: path)

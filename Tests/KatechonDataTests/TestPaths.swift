@@ -20,13 +20,6 @@ enum TestPaths {
     /// not depend on how the resource bundle is laid out.
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    /// Creates a fresh temporary folder for one test.
-    static func temporaryFolder(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("katechon-data-\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
     /// Throws, failing the calling test, when the shared data folder is absent.
     static func requireSharedData() throws {
@@ -49,5 +42,18 @@ func assertThrowsMessage(_ fragments: [String], file: StaticString = #filePath, 
             XCTAssertTrue(message.contains(fragment), "error message '\(message)' does not mention '\(fragment)'",
                           file: file, line: line)
         }
+    }
+}
+
+extension XCTestCase {
+    /// Creates a fresh temporary folder that is removed when the test ends.
+    func makeTemporaryFolder(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("katechon-data-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock {
+            try? FileManager.default.removeItem(at: url)
+        }
+        return url
     }
 }
