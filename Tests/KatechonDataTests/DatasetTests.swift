@@ -95,6 +95,24 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(data.droppedRows.map(\.isicID), ["ISIC_0000005", "ISIC_0000007"])
     }
 
+    func testSchemaFittedAfterSplit() throws {
+        try TestPaths.requireSharedData()
+        let table = try CSVTable(jsonSidecarsIn: TestPaths.uda1Folder)
+        let label = try LabelSpec.make(column: "benign_malignant", table: table)
+        let data = try LesionDataset(table: table, images: openImageSource(path: TestPaths.uda1Folder.path),
+                                     labelSpec: label, preprocessor: ImagePreprocessor(imageSize: 16))
+        XCTAssertEqual(data.metadataWidth, 0)
+        let split = try FoldSplit.make(dataset: data, folds: 4, seed: 1)
+        let training = try split.trainingIndices(fold: 0)
+        let schema = try data.fitSchema(trainingSamples: training, categorical: ["sex"], numeric: ["age_approx"])
+        let ages = training.compactMap { Double(table.cell(row: data.rows[$0], column: try! table.columnIndex("age_approx")) ?? "") }
+        let mean = ages.reduce(0, +) / Double(ages.count)
+        XCTAssertEqual(schema.numeric[0].mean, mean, accuracy: 1e-9, "the scaler uses training samples only")
+        try data.setSchema(schema)
+        let batch = try data.batch(indices: [training[0]], imageSize: 16, augment: false, epoch: 0, seed: 0)
+        XCTAssertEqual(batch.metadataWidth, schema.width)
+    }
+
     func testUDA1FolderWithSidecars() throws {
         try TestPaths.requireSharedData()
         let table = try CSVTable(jsonSidecarsIn: TestPaths.uda1Folder)
