@@ -32,6 +32,19 @@ final class ImageSourceTests: XCTestCase {
         XCTAssertEqual(try source.image(for: "ISIC_C").width, 40)
     }
 
+    func testH5pyLayoutsReadBack() throws {
+        let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
+        let source = try openImageSource(path: TestPaths.fixtures.appendingPathComponent("images/layouts.hdf5").path)
+        XCTAssertEqual(source.ids, ["ISIC_ARRAY", "ISIC_FIXED", "ISIC_OPAQUE", "ISIC_TEXT", "ISIC_VLEN"])
+        for id in ["ISIC_ARRAY", "ISIC_FIXED", "ISIC_OPAQUE", "ISIC_VLEN"] {
+            XCTAssertEqual(try source.encodedImage(for: id), jpeg, id)
+        }
+        XCTAssertEqual(try source.encodedImage(for: "ISIC_TEXT"), Array("not an image".utf8))
+        assertThrowsMessage(["ISIC_TEXT", "layouts.hdf5", "neither JPEG nor PNG"]) {
+            _ = try source.image(for: "ISIC_TEXT")
+        }
+    }
+
     func testMissingImageNamesID() throws {
         try TestPaths.requireSharedData()
         let source = try openImageSource(path: TestPaths.isic2024Images.path)
