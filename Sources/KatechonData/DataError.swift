@@ -17,6 +17,8 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case infiniteValue(path: String, line: Int, column: String, text: String)
     /// A JSON sidecar could not be parsed or lacks the `meta` record.
     case invalidSidecar(path: String, reason: String)
+    /// An image could not be encoded (synthetic data).
+    case encodingFailed(format: String, reason: String)
     /// An image's bytes could not be decoded.
     case undecodableImage(id: String, format: String, reason: String)
     /// An `isic_id` has no image in the image source.
@@ -46,9 +48,11 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
                 + " replace it with a finite number or leave the cell empty to mark it missing"
         case let .invalidSidecar(path, reason):
             return "invalid JSON sidecar \(path): \(reason)"
+        case let .encodingFailed(format, reason):
+            return "\(format) encoding failed: \(reason)"
         case let .undecodableImage(id, format, reason):
             return "cannot decode \(format) image \(id): \(reason);"
-                + " re-export the image or pass --skip-bad-images"
+                + " re-export the image, or remove its row from the metadata"
         case let .imageNotFound(isicID, source):
             return "no image for isic_id \(isicID) in \(source);"
                 + " add the image or remove the row from the metadata"

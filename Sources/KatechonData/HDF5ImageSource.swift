@@ -4,8 +4,9 @@ import Foundation
 /// Images stored in one HDF5 file, one dataset per `isic_id` in the root group, as in
 /// the ISIC 2024 `train-image.hdf5` and `test-image.hdf5` files.
 ///
-/// A dataset may hold the encoded image as a scalar fixed-length string (the ISIC
-/// layout), a scalar variable-length string, an opaque blob, or a 1-D `uint8` array.
+/// A dataset may contain the encoded image as a scalar fixed-length string (the ISIC
+/// layout), a scalar variable-length string, an opaque blob, a 1-D `uint8` array, or a
+/// scalar variable-length sequence of `uint8`.
 /// Reads are serialised by `HDF5Library.locked`; decoding happens outside the lock.
 public final class HDF5ImageSource: ImageSource, @unchecked Sendable {
     public let path: String
@@ -92,6 +93,8 @@ public final class HDF5ImageSource: ImageSource, @unchecked Sendable {
             let memoryType = H5Tcopy(katechon_h5t_c_s1())
             defer { H5Tclose(memoryType) }
             H5Tset_size(memoryType, katechon_h5t_variable())
+            // HDF5 converts no character set to another, so read in the file's (h5py writes UTF-8).
+            H5Tset_cset(memoryType, H5Tget_cset(type))
             var pointer: UnsafeMutablePointer<CChar>? = nil
             guard H5Dread(dataset, memoryType, all, all, plist, &pointer) >= 0 else { throw failure("read") }
             guard let pointer else { return [] }
@@ -107,6 +110,24 @@ public final class HDF5ImageSource: ImageSource, @unchecked Sendable {
             let status = bytes.withUnsafeMutableBytes { H5Dread(dataset, type, all, all, plist, $0.baseAddress) }
             guard status >= 0 else { throw failure("read") }
             return bytes
+
+        case H5T_VLEN:
+            // A scalar variable-length sequence of bytes, as h5py's vlen_dtype(uint8) writes.
+            let base = H5Tget_super(type)
+            guard base >= 0 else { throw failure("base type query") }
+            let baseIsByte = H5Tget_class(base) == H5T_INTEGER && H5Tget_size(base) == 1
+            H5Tclose(base)
+            guard baseIsByte, points == 1 else {
+                throw DataError.hdf5Failure(path: path, operation: "read of dataset \(name)",
+                                            detail: "expected one variable-length sequence of bytes, found \(points) of another type")
+            }
+            let memoryType = H5Tvlen_create(katechon_h5t_native_uint8())
+            defer { H5Tclose(memoryType) }
+            var sequence = hvl_t(len: 0, p: nil)
+            guard H5Dread(dataset, memoryType, all, all, plist, &sequence) >= 0 else { throw failure("read") }
+            defer { H5Dvlen_reclaim(memoryType, space, plist, &sequence) }
+            guard let start = sequence.p else { return [] }
+            return Array(UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: sequence.len))
 
         case H5T_INTEGER where H5Tget_size(type) == 1:
             var bytes = [UInt8](repeating: 0, count: points)

@@ -54,7 +54,7 @@ public enum ImageDecoder {
     /// Encodes an RGB image as a 4:2:0 JPEG of the given quality (1...100).
     public static func encodeJPEG(_ image: RGBImage, quality: Int) throws -> [UInt8] {
         guard let handle = tjInitCompress() else {
-            throw DataError.undecodableImage(id: "new image", format: "JPEG", reason: "tjInitCompress failed")
+            throw DataError.encodingFailed(format: "JPEG", reason: "tjInitCompress failed")
         }
         defer { tjDestroy(handle) }
 
@@ -66,7 +66,7 @@ public enum ImageDecoder {
         }
         defer { if let output { tjFree(output) } }
         guard status == 0, let output else {
-            throw DataError.undecodableImage(id: "new image", format: "JPEG", reason: errorText(handle))
+            throw DataError.encodingFailed(format: "JPEG", reason: errorText(handle))
         }
         return Array(UnsafeBufferPointer(start: output, count: Int(size)))
     }

@@ -10,10 +10,13 @@ public protocol ImageSource: AnyObject, Sendable {
     func contains(_ isicID: String) -> Bool
     /// Returns the encoded bytes of one image, or throws `DataError.imageNotFound`.
     func encodedImage(for isicID: String) throws -> [UInt8]
+    /// Returns one image decoded to RGB8.
+    func image(for isicID: String) throws -> RGBImage
 }
 
 extension ImageSource {
-    /// Reads and decodes one image to RGB8; the decoding runs outside any lock.
+    /// Reads and decodes one image to RGB8. The decoding runs outside any lock that
+    /// `encodedImage` takes, so several threads decode in parallel.
     public func image(for isicID: String) throws -> RGBImage {
         try ImageDecoder.decode(encodedImage(for: isicID), id: "\(isicID) in \(location)")
     }

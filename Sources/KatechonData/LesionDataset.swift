@@ -3,6 +3,10 @@ import Foundation
 /// Samples that join a metadata table, an image source, a label and a metadata schema,
 /// and turns lists of sample indices into batches.
 ///
+/// The schema may come later: build the dataset without one, split its samples, fit the
+/// schema on the training samples with `fitSchema`, and install it with `setSchema`
+/// before asking for batches. Without a schema the metadata width is 0.
+///
 /// Sample `i` is table row `rows[i]`. Rows keep their table order; rows with an invalid
 /// label are dropped only with `dropInvalidLabels`. Every remaining row must have an
 /// image, or construction throws naming the `isic_id`. Images that no row names are
@@ -23,7 +27,7 @@ public final class LesionDataset: @unchecked Sendable {
     public let images: ImageSource
     /// The label reading, or `nil` for prediction without labels (labels are then -1).
     public let labelSpec: LabelSpec?
-    public let encoder: MetadataEncoder
+    private var encoder: MetadataEncoder?
     public let preprocessor: ImagePreprocessor
     public let options: Options
 
@@ -43,16 +47,17 @@ public final class LesionDataset: @unchecked Sendable {
     /// Images in the source that no metadata row names (sorted).
     public let imagesWithoutRows: [String]
 
-    private let skipLock = NSLock()
+    /// Guards `encoder` and `skipped`.
+    private let stateLock = NSLock()
     private var skipped: [String: String] = [:]
 
     /// Joins the parts. `preprocessor.imageSize` is only a default; `batch` takes the size.
-    public init(table: CSVTable, images: ImageSource, labelSpec: LabelSpec?, schema: MetadataSchema,
+    public init(table: CSVTable, images: ImageSource, labelSpec: LabelSpec?, schema: MetadataSchema? = nil,
                 preprocessor: ImagePreprocessor, options: Options = Options()) throws {
         self.table = table
         self.images = images
         self.labelSpec = labelSpec
-        self.encoder = try schema.encoder(for: table)
+        self.encoder = try schema?.encoder(for: table)
         self.preprocessor = preprocessor
         self.options = options
 
@@ -104,12 +109,39 @@ public final class LesionDataset: @unchecked Sendable {
     public var count: Int { rows.count }
 
     /// The metadata width M.
-    public var metadataWidth: Int { encoder.width }
+    public var metadataWidth: Int {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return encoder?.width ?? 0
+    }
+
+    /// The installed metadata schema, if any.
+    public var schema: MetadataSchema? {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return encoder?.schema
+    }
+
+    /// Fits a schema on the table rows of `trainingSamples` (sample indices), without
+    /// installing it.
+    public func fitSchema(trainingSamples: [Int], categorical: [String], numeric: [String],
+                          softLabel: Float = 0.01) throws -> MetadataSchema {
+        try MetadataSchema.fit(table: table, trainingRows: trainingSamples.map { rows[$0] },
+                               categorical: categorical, numeric: numeric, softLabel: softLabel)
+    }
+
+    /// Installs the schema that encodes metadata in later batches.
+    public func setSchema(_ schema: MetadataSchema) throws {
+        let encoder = try schema.encoder(for: table)
+        stateLock.lock()
+        self.encoder = encoder
+        stateLock.unlock()
+    }
 
     /// Every image replaced by a blank one so far, as (`isic_id`, reason), sorted.
     public var skippedImages: [(isicID: String, reason: String)] {
-        skipLock.lock()
-        defer { skipLock.unlock() }
+        stateLock.lock()
+        defer { stateLock.unlock() }
         return skipped.keys.sorted().map { ($0, skipped[$0]!) }
     }
 
@@ -119,7 +151,10 @@ public final class LesionDataset: @unchecked Sendable {
     public func batch(indices: [Int], imageSize: Int, augment: Bool, epoch: Int, seed: UInt64) throws -> Batch {
         let b = indices.count
         let planeSize = 3 * imageSize * imageSize
-        let width = encoder.width
+        stateLock.lock()
+        let encoder = self.encoder
+        stateLock.unlock()
+        let width = encoder?.width ?? 0
         var pixels = [Float](repeating: 0, count: b * planeSize)
         var metadata = [Float](repeating: 0, count: b * width)
         var skippedHere: [(isicID: String, reason: String)] = []
@@ -140,7 +175,7 @@ public final class LesionDataset: @unchecked Sendable {
                         for p in 0..<planeSize { target[p] = 0 }
                         skippedHere.append((ids[index], error.description))
                     }
-                    if width > 0 {
+                    if let encoder, width > 0 {
                         encoder.encode(row: rows[index], into: metadataBuffer.baseAddress! + slot * width)
                     }
                 }
@@ -148,9 +183,9 @@ public final class LesionDataset: @unchecked Sendable {
         }
 
         if !skippedHere.isEmpty {
-            skipLock.lock()
+            stateLock.lock()
             for (id, reason) in skippedHere { skipped[id] = reason }
-            skipLock.unlock()
+            stateLock.unlock()
         }
         return Batch(count: b, imageSize: imageSize, pixels: pixels, metadata: metadata,
                      labels: indices.map { labels[$0] }, ids: indices.map { ids[$0] },

@@ -58,19 +58,17 @@ public struct MetadataSchema: Codable, Sendable, Equatable {
         }
 
         var numericColumns: [NumericColumn] = []
-        for name in numeric {
-            let values = try table.numericColumn(name)
+        for (name, values) in zip(numeric, try table.floatColumns(numeric)) {
             var count = 0.0, sum = 0.0
-            for row in trainingRows {
-                if let value = values[row] {
-                    count += 1
-                    sum += value
-                }
+            for row in trainingRows where !values[row].isNaN {
+                count += 1
+                sum += Double(values[row])
             }
             let mean = count > 0 ? sum / count : 0
             var squares = 0.0
-            for row in trainingRows {
-                if let value = values[row] { squares += (value - mean) * (value - mean) }
+            for row in trainingRows where !values[row].isNaN {
+                let difference = Double(values[row]) - mean
+                squares += difference * difference
             }
             let deviation = count > 0 ? (squares / count).squareRoot() : 0
             numericColumns.append(NumericColumn(name: name, mean: mean, standardDeviation: deviation > 0 ? deviation : 1))
@@ -132,12 +130,13 @@ public struct MetadataSchema: Codable, Sendable, Equatable {
         for (index, name) in table.columns.enumerated() where !excluded.contains(name) {
             var allNumbers = true
             var anyValue = false
-            var scratch = [CChar](repeating: 0, count: 64)
+            let scratch = UnsafeMutablePointer<CChar>.allocate(capacity: CSVTable.maxNumberLength + 1)
+            defer { scratch.deallocate() }
             for row in 0..<table.rowCount {
                 guard let text = table.cell(row: row, column: index) else { continue }
                 anyValue = true
                 let bytes = Array(text.utf8)
-                let parsed = bytes.withUnsafeBufferPointer { CSVTable.parseNumber($0, scratch: &scratch) }
+                let parsed = bytes.withUnsafeBufferPointer { CSVTable.parseNumber($0, scratch: scratch) }
                 // An infinity still makes the column numeric, so fitting rejects it by row.
                 if parsed == nil {
                     allNumbers = false
@@ -157,7 +156,8 @@ public struct MetadataEncoder: Sendable {
     public let table: CSVTable
     private let categoricalColumns: [Int]
     private let slotByValue: [[String: Int]]
-    private let numericValues: [[Double?]]
+    /// Numeric columns as floats, NaN where missing.
+    private let numericValues: [[Float]]
 
     init(schema: MetadataSchema, table: CSVTable) throws {
         self.schema = schema
@@ -166,7 +166,7 @@ public struct MetadataEncoder: Sendable {
         slotByValue = schema.categorical.map { column in
             Dictionary(uniqueKeysWithValues: column.vocabulary.enumerated().map { ($1, $0) })
         }
-        numericValues = try schema.numeric.map { try table.numericColumn($0.name) }
+        numericValues = try table.floatColumns(schema.numeric.map(\.name))
     }
 
     /// The length of each encoded row.
@@ -188,8 +188,9 @@ public struct MetadataEncoder: Sendable {
             offset += slots
         }
         for (k, column) in schema.numeric.enumerated() {
-            if let value = numericValues[k][row] {
-                output[offset] = Float((value - column.mean) / column.standardDeviation)
+            let value = numericValues[k][row]
+            if !value.isNaN {
+                output[offset] = Float((Double(value) - column.mean) / column.standardDeviation)
                 output[offset + 1] = 0
             } else {
                 output[offset] = 0

@@ -4,7 +4,7 @@ import KatechonData
 
 final class CSVTableTests: XCTestCase {
     private func write(_ text: String, name: String = "table.csv") throws -> URL {
-        let folder = try TestPaths.temporaryFolder("csv")
+        let folder = try makeTemporaryFolder("csv")
         let url = folder.appendingPathComponent(name)
         try Data(text.utf8).write(to: url)
         return url
@@ -72,6 +72,31 @@ final class CSVTableTests: XCTestCase {
                        "Frazer Institute, The University of Queensland, Dermatology Research Centre")
         XCTAssertEqual(try table.numericColumn("tbp_lv_nevi_confidence")[2], 8.052259e-13)
         XCTAssertEqual(try table.numericColumn("age_approx"), [45, 35, 65])
+    }
+
+    /// The fast decimal path must agree exactly with the C library's strtod, which
+    /// Swift's `Double(String)` uses.
+    func testNumbersMatchStrtod() throws {
+        var random = SampleRandom(state: 99)
+        var cells = ["0", "-0", "+1.5", "1.", ".5", "007", "1e5", "1E-5", "12345678901234567890", "0.1", "-2.5e+3",
+                     "9007199254740993", "1e22", "1e23", "123456789012345678e-30", "0.000000000000000000001"]
+        for _ in 0..<3000 {
+            let digits = String(random.next() % (1 << UInt64(1 + random.below(60))))
+            let point = random.below(digits.count + 1)
+            var text = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+            if random.below(3) == 0 { text += "e" + String(random.below(60) - 30) }
+            if random.below(2) == 0 { text = "-" + text }
+            cells.append(text)
+        }
+        let url = try write("v\n" + cells.joined(separator: "\n") + "\n")
+        let table = try CSVTable(contentsOf: url)
+        let doubles = try table.numericColumn("v")
+        let floats = try table.floatColumns(["v"])[0]
+        for (row, text) in cells.enumerated() {
+            let expected = Double(text)
+            XCTAssertEqual(doubles[row], expected, "cell '\(text)'")
+            XCTAssertEqual(floats[row], Float(expected!), "cell '\(text)' as Float")
+        }
     }
 
     func testLargeTableParses() throws {

@@ -5,7 +5,7 @@ import KatechonData
 final class DatasetTests: XCTestCase {
     /// Creates a folder with three UDA-1 images, one truncated JPEG and a CSV naming some of them.
     private func makeFolder(csvRows: [String]) throws -> (images: URL, csv: URL) {
-        let folder = try TestPaths.temporaryFolder("dataset")
+        let folder = try makeTemporaryFolder("dataset")
         let images = folder.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         for id in ["ISIC_0000004", "ISIC_0000005", "ISIC_0000007"] {
@@ -43,7 +43,9 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(batch.pixels.count, 2 * 3 * 48 * 48)
         XCTAssertEqual(batch.metadataWidth, schema.width)
         XCTAssertEqual(batch.labels, [-1, -1])
-        XCTAssertTrue(batch.pixels.allSatisfy { $0 >= -1 && $0 <= 1 }, "0.5/0.5 normalisation keeps pixels in [-1, 1]")
+        // Normalising with mean 0.5 and std 0.5 maps [0, 1] onto [-1, 1].
+        XCTAssertGreaterThanOrEqual(batch.pixels.min()!, -1)
+        XCTAssertLessThanOrEqual(batch.pixels.max()!, 1)
     }
 
     func testRowWithoutImageNamesID() throws {
@@ -93,6 +95,24 @@ final class DatasetTests: XCTestCase {
         let data = try dataset(makeFolder(csvRows: rows), options: options)
         XCTAssertEqual(data.ids, ["ISIC_0000004"])
         XCTAssertEqual(data.droppedRows.map(\.isicID), ["ISIC_0000005", "ISIC_0000007"])
+    }
+
+    func testSchemaFittedAfterSplit() throws {
+        try TestPaths.requireSharedData()
+        let table = try CSVTable(jsonSidecarsIn: TestPaths.uda1Folder)
+        let label = try LabelSpec.make(column: "benign_malignant", table: table)
+        let data = try LesionDataset(table: table, images: openImageSource(path: TestPaths.uda1Folder.path),
+                                     labelSpec: label, preprocessor: ImagePreprocessor(imageSize: 16))
+        XCTAssertEqual(data.metadataWidth, 0)
+        let split = try FoldSplit.make(dataset: data, folds: 4, seed: 1)
+        let training = try split.trainingIndices(fold: 0)
+        let schema = try data.fitSchema(trainingSamples: training, categorical: ["sex"], numeric: ["age_approx"])
+        let ages = training.compactMap { Double(table.cell(row: data.rows[$0], column: try! table.columnIndex("age_approx")) ?? "") }
+        let mean = ages.reduce(0, +) / Double(ages.count)
+        XCTAssertEqual(schema.numeric[0].mean, mean, accuracy: 1e-9, "the scaler uses training samples only")
+        try data.setSchema(schema)
+        let batch = try data.batch(indices: [training[0]], imageSize: 16, augment: false, epoch: 0, seed: 0)
+        XCTAssertEqual(batch.metadataWidth, schema.width)
     }
 
     func testUDA1FolderWithSidecars() throws {

@@ -15,7 +15,7 @@ final class ImageSourceTests: XCTestCase {
     }
 
     func testHDF5LayoutsRoundTrip() throws {
-        let folder = try TestPaths.temporaryFolder("hdf5")
+        let folder = try makeTemporaryFolder("hdf5")
         let path = folder.appendingPathComponent("images.hdf5").path
         let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
         let writer = try HDF5ImageWriter(path: path)
@@ -30,6 +30,19 @@ final class ImageSourceTests: XCTestCase {
             XCTAssertEqual(try source.encodedImage(for: id), jpeg, id)
         }
         XCTAssertEqual(try source.image(for: "ISIC_C").width, 40)
+    }
+
+    func testH5pyLayoutsReadBack() throws {
+        let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
+        let source = try openImageSource(path: TestPaths.fixtures.appendingPathComponent("images/layouts.hdf5").path)
+        XCTAssertEqual(source.ids, ["ISIC_ARRAY", "ISIC_FIXED", "ISIC_OPAQUE", "ISIC_TEXT", "ISIC_VLEN"])
+        for id in ["ISIC_ARRAY", "ISIC_FIXED", "ISIC_OPAQUE", "ISIC_VLEN"] {
+            XCTAssertEqual(try source.encodedImage(for: id), jpeg, id)
+        }
+        XCTAssertEqual(try source.encodedImage(for: "ISIC_TEXT"), Array("not an image".utf8))
+        assertThrowsMessage(["ISIC_TEXT", "layouts.hdf5", "neither JPEG nor PNG"]) {
+            _ = try source.image(for: "ISIC_TEXT")
+        }
     }
 
     func testMissingImageNamesID() throws {
@@ -47,7 +60,7 @@ final class ImageSourceTests: XCTestCase {
     func testTruncatedHDF5NamesFile() throws {
         try TestPaths.requireSharedData()
         let bytes = try Data(contentsOf: TestPaths.isic2024Images)
-        let url = try TestPaths.temporaryFolder("truncated").appendingPathComponent("cut.hdf5")
+        let url = try makeTemporaryFolder("truncated").appendingPathComponent("cut.hdf5")
         try bytes.prefix(bytes.count / 2).write(to: url)
         assertThrowsMessage([url.path, "HDF5", "truncated"]) {
             _ = try openImageSource(path: url.path)
@@ -55,7 +68,7 @@ final class ImageSourceTests: XCTestCase {
     }
 
     func testTruncatedJPEGInHDF5NamesID() throws {
-        let folder = try TestPaths.temporaryFolder("hdf5-bad")
+        let folder = try makeTemporaryFolder("hdf5-bad")
         let path = folder.appendingPathComponent("images.hdf5").path
         let jpeg = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("images/gradient.jpg")))
         let writer = try HDF5ImageWriter(path: path)

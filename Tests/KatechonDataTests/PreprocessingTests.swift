@@ -44,7 +44,8 @@ final class PreprocessingTests: XCTestCase {
         XCTAssertNotEqual(process(image, preprocessor, augment: true, seed: 3, epoch: 3, index: 17), first)
         XCTAssertNotEqual(process(image, preprocessor, augment: true, seed: 3, epoch: 2, index: 18), first)
         XCTAssertNotEqual(process(image, preprocessor, augment: true, seed: 4, epoch: 2, index: 17), first)
-        XCTAssertTrue(first.allSatisfy { $0 >= -1 && $0 <= 1 })
+        XCTAssertGreaterThanOrEqual(first.min()!, -1, "colour jitter clamps to [0, 1] before normalising")
+        XCTAssertLessThanOrEqual(first.max()!, 1, "colour jitter clamps to [0, 1] before normalising")
     }
 
     func testDatasetAugmentationIgnoresBatchComposition() throws {

@@ -16,7 +16,7 @@ final class SyntheticISICTests: XCTestCase {
     }
 
     func testWritesReadableLearnableData() throws {
-        let folder = try TestPaths.temporaryFolder("synth")
+        let folder = try makeTemporaryFolder("synth")
         let summary = try SyntheticISIC.write(to: folder, lesions: 400, patients: 80, positiveRate: 0.1, seed: 5)
         XCTAssertGreaterThan(summary.positives, 10)
 
@@ -65,7 +65,7 @@ final class SyntheticISICTests: XCTestCase {
         XCTAssertGreaterThan(metadataAUC, 0.7)
         XCTAssertGreaterThan(imageAUC, 0.7)
 
-        let again = try SyntheticISIC.write(to: try TestPaths.temporaryFolder("synth2"), lesions: 400, patients: 80,
+        let again = try SyntheticISIC.write(to: try makeTemporaryFolder("synth2"), lesions: 400, patients: 80,
                                             positiveRate: 0.1, seed: 5)
         XCTAssertEqual(try Data(contentsOf: again.metadataURL), try Data(contentsOf: summary.metadataURL),
                        "the same seed writes the same metadata")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import KatechonData
 
 /// Locations of the real ISIC files beside the package and of the committed fixtures.
 enum TestPaths {
@@ -19,20 +20,12 @@ enum TestPaths {
     /// not depend on how the resource bundle is laid out.
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    /// Creates a fresh temporary folder for one test.
-    static func temporaryFolder(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("katechon-data-\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 
-    /// Fails the test when the shared data folder is absent, because every such test
-    /// needs it.
-    static func requireSharedData(file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Throws, failing the calling test, when the shared data folder is absent.
+    static func requireSharedData() throws {
         guard FileManager.default.fileExists(atPath: isic2024Metadata.path) else {
-            XCTFail("missing \(sharedData.path); place the shared data folder beside the package", file: file, line: line)
-            throw XCTSkip("shared data missing")
+            throw DataError.unreadableFile(path: sharedData.path,
+                                           reason: "the shared ISIC data is missing; place shared/data beside the package")
         }
     }
 }
@@ -49,5 +42,18 @@ func assertThrowsMessage(_ fragments: [String], file: StaticString = #filePath, 
             XCTAssertTrue(message.contains(fragment), "error message '\(message)' does not mention '\(fragment)'",
                           file: file, line: line)
         }
+    }
+}
+
+extension XCTestCase {
+    /// Creates a fresh temporary folder that is removed when the test ends.
+    func makeTemporaryFolder(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("katechon-data-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock {
+            try? FileManager.default.removeItem(at: url)
+        }
+        return url
     }
 }

@@ -5,7 +5,9 @@ Outputs in Tests/KatechonDataTests/Fixtures/images/:
   - small PNG files of every colour type the decoder must handle: grey, grey+alpha,
     palette with transparency, RGB, RGBA, 16-bit grey and RGB. The minimal encoder
     below writes them, so their exact sample values are known. One more has a wrong CRC;
-  - a small JPEG written by Pillow;
+  - a small JPEG written by Pillow, and layouts.hdf5 with that JPEG stored by h5py
+    as a fixed-length string, an opaque blob, a uint8 array and a variable-length
+    uint8 sequence, plus a variable-length string that is no image;
   - reference.json: the expected RGB8 pixels of each file, and windows of the decoded
     pixels of two real ISIC JPEGs (decoded by Pillow), and Pillow resizes used to check
     Katechon's antialiased resampling.
@@ -118,6 +120,16 @@ def main():
         f.write(buffer.getvalue())
     decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
     references.append(entry("gradient.jpg", decoded))
+
+    # Every HDF5 layout of an image blob that h5py users write, holding gradient.jpg.
+    blob = buffer.getvalue()
+    with h5py.File(os.path.join(OUT, "layouts.hdf5"), "w") as f:
+        f.create_dataset("ISIC_FIXED", data=np.bytes_(blob), track_times=False)
+        f.create_dataset("ISIC_OPAQUE", data=np.void(blob), track_times=False)
+        f.create_dataset("ISIC_ARRAY", data=np.frombuffer(blob, dtype=np.uint8), track_times=False)
+        vlen = f.create_dataset("ISIC_VLEN", shape=(), dtype=h5py.vlen_dtype(np.uint8), track_times=False)
+        vlen[()] = np.frombuffer(blob, dtype=np.uint8)
+        f.create_dataset("ISIC_TEXT", data="not an image", dtype=h5py.string_dtype(), track_times=False)
 
     # Windows of two real JPEGs decoded by Pillow, and Pillow resizes of them.
     real = []
