@@ -21,17 +21,7 @@ public struct RunInputs {
     /// Reads the metadata (CSV, or JSON sidecars beside the images) and opens the images.
     public static func openTable(metadataPath: String?, imagesPath: String) throws -> (CSVTable, ImageSource) {
         let images = try openImageSource(path: imagesPath)
-        let table: CSVTable
-        if let metadataPath {
-            table = try CSVTable(contentsOf: URL(fileURLWithPath: metadataPath))
-        } else {
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isFolder), isFolder.boolValue else {
-                throw CommandLineError("--metadata is required when --images is an HDF5 file (\(imagesPath)); only a folder can carry JSON sidecars")
-            }
-            table = try CSVTable(jsonSidecarsIn: URL(fileURLWithPath: imagesPath))
-        }
-        return (table, images)
+        return (try CSVTable.load(metadataPath: metadataPath, imagesPath: imagesPath), images)
     }
 
     /// Prepares the training inputs. With `schema` given (a resumed run), it is used as
@@ -44,16 +34,16 @@ public struct RunInputs {
         var options = LesionDataset.Options()
         options.skipBadImages = config.skipBadImages
 
-        // The split needs the samples' labels and groups, and the schema needs the split:
-        // a first dataset without metadata columns gives the former.
+        // The split needs the samples' labels and groups, and the schema is fitted on the
+        // training split only, so it is installed after the split.
         let empty = MetadataSchema(categorical: [], numeric: [], softLabel: config.softLabel)
-        let unencoded = try LesionDataset(table: table, images: images, labelSpec: labelSpec, schema: empty,
-                                          preprocessor: preprocessor, options: options)
-        let split = try FoldSplit.make(dataset: unencoded, folds: config.folds, seed: config.seed)
+        let dataset = try LesionDataset(table: table, images: images, labelSpec: labelSpec, schema: empty,
+                                        preprocessor: preprocessor, options: options)
+        let split = try FoldSplit.make(dataset: dataset, folds: config.folds, seed: config.seed)
         let trainingIndices = try split.trainingIndices(fold: config.fold)
         let validationIndices = try split.validationIndices(fold: config.fold)
         guard !trainingIndices.isEmpty else {
-            throw CommandLineError("fold \(config.fold) of \(config.folds) leaves no training samples out of \(unencoded.count)")
+            throw CommandLineError("fold \(config.fold) of \(config.folds) leaves no training samples out of \(dataset.count)")
         }
 
         let schema: MetadataSchema
@@ -61,13 +51,11 @@ public struct RunInputs {
             schema = storedSchema
         } else {
             let defaults = MetadataSchema.defaultColumns(for: table, label: labelSpec.column)
-            schema = try MetadataSchema.fit(
-                table: table, trainingRows: trainingIndices.map { unencoded.rows[$0] },
-                categorical: config.categorical ?? defaults.categorical,
-                numeric: config.numeric ?? defaults.numeric, softLabel: config.softLabel)
+            schema = try dataset.fitSchema(trainingSamples: trainingIndices,
+                                           categorical: config.categorical ?? defaults.categorical,
+                                           numeric: config.numeric ?? defaults.numeric, softLabel: config.softLabel)
         }
-        let dataset = try LesionDataset(table: table, images: images, labelSpec: labelSpec, schema: schema,
-                                        preprocessor: preprocessor, options: options)
+        try dataset.setSchema(schema)
         return RunInputs(table: table, images: images, labelSpec: labelSpec, schema: schema, dataset: dataset,
                          split: split, trainingIndices: trainingIndices, validationIndices: validationIndices)
     }
