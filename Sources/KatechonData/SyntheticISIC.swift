@@ -153,12 +153,12 @@ public enum SyntheticISIC {
             }
             site = SyntheticISIC.sites[chosen]
             diameterMM = exp((positive ? 1.65 : 1.2) + (positive ? 0.35 : 0.3) * random.normal())
-            eccentricity = min(max((positive ? 0.75 : 0.6) + 0.15 * random.normal(), 0.05), 0.97)
-            irregularity = min(max((positive ? 6.0 : 3.0) + 1.6 * random.normal(), 0), 10)
-            variegation = max((positive ? 1.5 : 0.5) + (positive ? 0.6 : 0.3) * random.normal(), 0)
+            eccentricity = min(max((positive ? 0.68 : 0.6) + 0.15 * random.normal(), 0.05), 0.97)
+            irregularity = min(max((positive ? 4.5 : 3.0) + 1.6 * random.normal(), 0), 10)
+            variegation = max((positive ? 1.0 : 0.5) + (positive ? 0.5 : 0.3) * random.normal(), 0)
             darkness = max((positive ? 22.0 : 13.0) + 6 * random.normal(), 2)
-            asymmetry = min(max((positive ? 0.45 : 0.25) + 0.12 * random.normal(), 0), 1)
-            neviConfidence = min(max((positive ? 25.0 : 75.0) + 25 * random.normal(), 0), 100)
+            asymmetry = min(max((positive ? 0.33 : 0.25) + 0.12 * random.normal(), 0), 1)
+            neviConfidence = min(max((positive ? 55.0 : 75.0) + 25 * random.normal(), 0), 100)
         }
 
         /// Draws the crop: shaded skin with noise, the lesion with an irregular border
@@ -329,7 +329,7 @@ public enum SyntheticISIC {
         } else {
             cells += ["Benign", "Benign", "", "", "", "", "", ""]
         }
-        cells.append(number(min(max((lesion.positive ? 40.0 : 85.0) + 15 * random.normal(), 0), 100)))
+        cells.append(number(min(max((lesion.positive ? 65.0 : 85.0) + 15 * random.normal(), 0), 100)))
         return cells.joined(separator: ",")
     }
 }
