@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job on built-in demo data: set up, write SYNTHETIC ISIC 2024-style data,
-# train with 2 MPI ranks, evaluate the checkpoint on the held-out fold's layout, and
-# predict the three real ISIC 2024 test crops in ../shared/data when they are there.
+# Runs the main job on built-in demo data. It sets up, writes SYNTHETIC ISIC 2024-style
+# data, and trains with 2 MPI ranks. Then it evaluates the checkpoint on all demo rows
+# and predicts the three real ISIC 2024 test crops in ../shared/data when present.
 #
 # Takes a few minutes on 2 cores. Environment overrides: RANKS (2), STEPS (160),
 # IMAGE_SIZE (64), DEMO_DIR (demo), RUN_DIR (runs/demo).

@@ -19,7 +19,7 @@ final class BatchStream {
         }
     }
 
-    /// The next step's batch; rethrows a decoding error with its `isic_id`.
+    /// Returns the next step's batch, or rethrows a decoding error naming its `isic_id`.
     func next() throws -> Batch {
         guard let batch = try loader.next() else {
             preconditionFailure("batch stream exhausted: the trainer asked for more steps than planned")

@@ -1,7 +1,7 @@
 import Foundation
 import KatechonData
 
-/// Which training samples each rank sees at each global step.
+/// Decides which training samples each rank trains on at each global step.
 ///
 /// Epoch e uses the training samples (all of them, or every positive plus a fresh draw
 /// of negatives seeded by (seed, e) with `--neg-per-pos`), shuffled by `EpochSampler` with
@@ -41,14 +41,14 @@ final class EpochPlan: @unchecked Sendable {
 
     var stepsPerEpoch: Int { sampler.stepsPerEpoch }
 
-    /// The dataset indices of rank `rank`'s batch at global step `step`.
+    /// Returns the dataset indices of rank `rank`'s batch at global step `step`.
     func indices(step: Int, rank: Int) -> [Int] {
         let epoch = step / stepsPerEpoch
         let (samples, order) = epochSamplesAndOrder(epoch)
         return sampler.indices(in: order, step: step % stepsPerEpoch, rank: rank).map { samples[$0] }
     }
 
-    /// The samples of epoch `epoch` and the sampler's padded order over them.
+    /// Returns the samples of epoch `epoch` and the sampler's padded order over them.
     func epochSamplesAndOrder(_ epoch: Int) -> ([Int], [Int]) {
         lock.lock()
         defer { lock.unlock() }

@@ -55,7 +55,7 @@ public struct Evaluator {
         return gathered.flatMap { $0 }
     }
 
-    /// Every image that any rank replaced by a blank one because it could not be decoded
+    /// Returns every image that any rank replaced by a blank one because it could not be decoded
     /// (`--skip-bad-images`), as "isic_id: reason" sorted, on rank 0; nil elsewhere.
     public static func gatherSkippedImages(_ dataset: LesionDataset, communicator: Communicator) -> [String]? {
         let local = dataset.skippedImages.map { "\($0.isicID): \($0.reason)" }
@@ -72,7 +72,7 @@ public struct Evaluator {
         FileHandle.standardError.write(Data("\(command): \(skipped.count) undecodable images were scored as blank ones (--skip-bad-images): \(shown)\n".utf8))
     }
 
-    /// The validation metrics of `indices` on rank 0 (nil elsewhere): binary AUC, ISIC 2024
+    /// Returns the validation metrics of `indices` on rank 0 (nil elsewhere): binary AUC, ISIC 2024
     /// partial AUC and top-15 sensitivity, or multiclass balanced accuracy, recall and
     /// confusion matrix.
     public func metrics(of indices: [Int], patientIDs: [String]?) throws -> MetricsReport? {

@@ -55,7 +55,7 @@ public enum PredictCommand {
     }
 }
 
-/// A CSV field, quoted when it contains a comma, quote or line break (RFC 4180).
+/// Returns a CSV field, quoted when it contains a comma, quote or line break (RFC 4180).
 func csvField(_ text: String) -> String {
     guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
     return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -63,7 +63,7 @@ public struct RunInputs {
 
 /// Builds the model a training configuration describes.
 public enum ModelFactory {
-    /// The ViT shape for `--backbone`, and the weights when it names a file.
+    /// Returns the ViT shape for `--backbone`, and the weights when it names a file.
     public static func backbone(config: TrainingConfig) throws -> (ViTConfig, [String: ViTWeightLoader.Weight]?) {
         switch config.backbone {
         case "tiny", "small", "base":
@@ -102,7 +102,7 @@ public enum ModelFactory {
         }
     }
 
-    /// The model configuration for a run with the given metadata width and label.
+    /// Returns the model configuration for a run with the given metadata width and label.
     public static func modelConfig(config: TrainingConfig, vit: ViTConfig, metadataWidth: Int,
                                    classCount: Int) throws -> ModelConfig {
         guard let fusion = FusionMode(rawValue: config.fusion) else {

@@ -33,8 +33,8 @@ public enum ScoreCommand {
 
     /// Joins predictions to the truth by `isic_id` and computes the metrics.
     ///
-    /// Every truth row needs exactly one prediction and every prediction a truth row;
-    /// otherwise the error names the first `isic_id` without a partner and the count.
+    /// Every truth row needs exactly one prediction, and every prediction a truth row.
+    /// Otherwise the error names the first `isic_id` without a partner and the count.
     public static func score(predictions: CSVTable, truth: CSVTable, label: String) throws -> MetricsReport {
         let labelSpec = try LabelSpec.make(column: label, table: truth)
         let (labels, _) = try labelSpec.labels(in: truth, dropInvalid: false)

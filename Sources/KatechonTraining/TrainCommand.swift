@@ -8,7 +8,7 @@ public enum TrainCommand {
         .value("--label", "COLUMN", "label column: target (0/1), benign_malignant, or a multiclass column", default: "target"),
         .value("--categorical", "A,B", "categorical metadata columns (default: ISIC 2024 columns present)"),
         .value("--numeric", "C,D", "numeric metadata columns (default: ISIC 2024 columns present)"),
-        .flag("--skip-bad-images", "count and skip undecodable images instead of stopping"),
+        .flag("--skip-bad-images", "score undecodable images as blank ones and report them at the end of each epoch, instead of stopping"),
     ]
 
     static let options: [OptionSpec] = dataOptions + [

@@ -27,7 +27,7 @@ public struct TrainedModel {
         return TrainedModel(file: url, manifest: manifest, model: model, schema: schema, labelSpec: labelSpec)
     }
 
-    /// A dataset over `table` and `images` encoded as in training. With `labelled`, every
+    /// Returns a dataset over `table` and `images` encoded as in training. With `labelled`, every
     /// row needs a valid label in the training label column.
     public func dataset(table: CSVTable, images: ImageSource, labelled: Bool, skipBadImages: Bool) throws -> LesionDataset {
         let config = manifest.config

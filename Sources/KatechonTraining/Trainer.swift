@@ -46,6 +46,7 @@ final class TrainingSession {
 
     var step = 0
     var history: [EvaluationRecord] = []
+    var lastReportedCheckpoint: URL?
     var patientIDs: [String]?
 
     init(config: TrainingConfig, communicator: Communicator) throws {
@@ -150,8 +151,9 @@ final class TrainingSession {
         }
     }
 
-    /// The training loop: load batch, forward, backward and reduce, clip, step, log,
-    /// evaluate, checkpoint; until the last step or a stop signal.
+    /// Runs the training loop until the last step or a stop signal. Each step loads a
+    /// batch, runs forward, backward with the reduce, clip, optimizer step, logging,
+    /// evaluation and checkpoint, in that order.
     func train() throws -> Int32 {
         let store = model.parameterStore
         let isRoot = communicator.isRoot
@@ -247,8 +249,10 @@ final class TrainingSession {
             if checkpointNow || step == totalSteps || stopRequested {
                 try saveCheckpoint(epoch: step / plan.stepsPerEpoch, metric: metric)
             }
+            try reportFinishedCheckpoint()
             if stopRequested && step < totalSteps {
                 try checkpointWriter?.waitUntilIdle()
+                try reportFinishedCheckpoint()
                 communicator.barrier()
                 if isRoot {
                     let name = checkpointWriter?.lastCompletedSave?.file.lastPathComponent ?? "?"
@@ -259,10 +263,11 @@ final class TrainingSession {
             }
         }
 
+        try checkpointWriter?.waitUntilIdle()
+        try reportFinishedCheckpoint()
         if startStep == totalSteps && isRoot {
             progress.message("already trained for \(totalSteps) steps; nothing to do")
         }
-        try checkpointWriter?.waitUntilIdle()
         communicator.barrier()
         reducer.shutdown()
         if isRoot && config.checkReplicas && step > startStep {
@@ -278,7 +283,7 @@ final class TrainingSession {
     ///
     /// Each rank hashes the bits of all its parameters and all-reduces the hash in 16-bit
     /// pieces: the sums equal size × the own pieces on every rank only when every rank
-    /// has the same hash, and a rank that sees otherwise ends the job.
+    /// has the same hash, and a rank whose sums differ ends the job.
     func checkReplicas() throws {
         let store = model.parameterStore
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -356,6 +361,25 @@ final class TrainingSession {
         pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
         try checkpointWriter.save(step: step, manifest: try pretty.encode(manifest),
                                   tensors: TrainingState.tensors(model: model, optimizer: optimizer), metric: metric)
+    }
+
+    /// Logs the checkpoint that the background writer finished last, once: its size
+    /// against raw float32, its write time, and any retention warning.
+    func reportFinishedCheckpoint() throws {
+        guard let saved = checkpointWriter?.lastCompletedSave, saved.file != lastReportedCheckpoint else { return }
+        lastReportedCheckpoint = saved.file
+        let statistics = saved.statistics
+        let ratio = Double(statistics.tensorBytes) / Double(max(statistics.fileBytes, 1))
+        try metricsLog?.append([
+            ("type", "checkpoint"), ("step", saved.step), ("file", saved.file.lastPathComponent),
+            ("file_bytes", statistics.fileBytes), ("tensor_bytes", statistics.tensorBytes),
+            ("compression_ratio", ratio), ("write_seconds", statistics.seconds),
+        ])
+        progress.message(String(format: "checkpoint %@: %.1f MB, %.2fx smaller than raw float32, written in %.2f s",
+                                saved.file.lastPathComponent, Double(statistics.fileBytes) / 1e6, ratio, statistics.seconds))
+        if let warning = saved.warning {
+            progress.message("checkpoint warning: \(warning)")
+        }
     }
 
     /// Gathers the images each rank replaced because they could not be decoded and
