@@ -240,6 +240,8 @@ final class TrainingSession {
             let evaluateNow = config.evalEvery.map { step % $0 == 0 } ?? endOfEpoch
             if evaluateNow || step == totalSteps {
                 metric = try evaluate(epoch: epoch)
+            }
+            if endOfEpoch {
                 try reportSkippedImages()
             }
 
