@@ -1,4 +1,5 @@
 import Foundation
+import KatechonData
 import KatechonDistributed
 import KatechonMetrics
 
@@ -24,19 +25,11 @@ public enum EvaluateCommand {
     static func run(_ options: ParsedOptions) throws -> Int32 {
         let batchSize = try positiveInt(options, "--batch-size")
         return try withCommunicator { communicator in
-            let trained = try TrainedModel.load(path: try options.required("--checkpoint"))
-            let (table, images) = try RunInputs.openTable(metadataPath: options.string("--metadata"),
-                                                          imagesPath: try options.required("--images"))
-            let dataset = try trained.dataset(table: table, images: images, labelled: true,
-                                              skipBadImages: options.flag("--skip-bad-images"))
-            let evaluator = Evaluator(model: trained.model, dataset: dataset, communicator: communicator,
-                                      batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
-                                      seed: trained.manifest.config.seed)
-            let indices = Array(0..<dataset.count)
-            let probabilities = try evaluator.probabilities(of: indices)
-            Evaluator.reportSkippedImages(dataset, communicator: communicator, command: "evaluate")
-            guard let probabilities else { return 0 }
+            let (trained, dataset, scored) = try scoreRows(options, communicator: communicator, labelled: true,
+                                                           batchSize: batchSize, command: "evaluate")
+            guard let probabilities = scored else { return 0 }
 
+            let table = dataset.table
             let patientIDs = table.hasColumn("patient_id") ? dataset.groups : nil
             let report = try Evaluator.report(labels: dataset.labels, probabilities: probabilities,
                                               classNames: trained.labelSpec.classes,
@@ -55,6 +48,23 @@ public enum EvaluateCommand {
             return 0
         }
     }
+}
+
+/// Loads `--checkpoint`, reads `--metadata` and `--images`, and scores every row,
+/// sharded over the ranks. Returns the probabilities on rank 0 and nil elsewhere.
+func scoreRows(_ options: ParsedOptions, communicator: Communicator, labelled: Bool, batchSize: Int,
+               command: String) throws -> (TrainedModel, LesionDataset, [Float]?) {
+    let trained = try TrainedModel.load(path: try options.required("--checkpoint"))
+    let (table, images) = try RunInputs.openTable(metadataPath: options.string("--metadata"),
+                                                  imagesPath: try options.required("--images"))
+    let dataset = try trained.dataset(table: table, images: images, labelled: labelled,
+                                      skipBadImages: options.flag("--skip-bad-images"))
+    let evaluator = Evaluator(model: trained.model, dataset: dataset, communicator: communicator,
+                              batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
+                              seed: trained.manifest.config.seed)
+    let probabilities = try evaluator.probabilities(of: Array(0..<dataset.count))
+    Evaluator.reportSkippedImages(dataset, communicator: communicator, command: command)
+    return (trained, dataset, probabilities)
 }
 
 /// Runs `body` with an initialised MPI communicator; an error on any rank of a

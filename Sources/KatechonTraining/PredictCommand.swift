@@ -22,17 +22,9 @@ public enum PredictCommand {
         let batchSize = try positiveInt(options, "--batch-size")
         let out = URL(fileURLWithPath: try options.required("--out"))
         return try withCommunicator { communicator in
-            let trained = try TrainedModel.load(path: try options.required("--checkpoint"))
-            let (table, images) = try RunInputs.openTable(metadataPath: options.string("--metadata"),
-                                                          imagesPath: try options.required("--images"))
-            let dataset = try trained.dataset(table: table, images: images, labelled: false,
-                                              skipBadImages: options.flag("--skip-bad-images"))
-            let evaluator = Evaluator(model: trained.model, dataset: dataset, communicator: communicator,
-                                      batchSize: batchSize, imageSize: trained.manifest.config.imageSize,
-                                      seed: trained.manifest.config.seed)
-            let probabilities = try evaluator.probabilities(of: Array(0..<dataset.count))
-            Evaluator.reportSkippedImages(dataset, communicator: communicator, command: "predict")
-            guard let probabilities else { return 0 }
+            let (trained, dataset, scored) = try scoreRows(options, communicator: communicator, labelled: false,
+                                                           batchSize: batchSize, command: "predict")
+            guard let probabilities = scored else { return 0 }
 
             let classCount = trained.model.config.classCount
             var lines: [String] = []

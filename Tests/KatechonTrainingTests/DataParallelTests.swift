@@ -7,13 +7,7 @@ import XCTest
 final class DataParallelTests: XCTestCase {
     /// A short training run on the shared synthetic data.
     func trainArguments(out: URL, batch: Int, steps: Int, extra: [String] = []) throws -> [String] {
-        let demo = try Harness.demoData()
-        return ["train", "--metadata", demo.appendingPathComponent("train-metadata.csv").path,
-                "--images", demo.appendingPathComponent("train-image.hdf5").path, "--out", out.path,
-                "--backbone", "tiny", "--image-size", "32", "--trainable-blocks", "2",
-                "--fusion-width", "32", "--fusion-heads", "2", "--batch-size", String(batch),
-                "--steps", String(steps), "--lr", "1e-3", "--folds", "4", "--threads", "1",
-                "--log-every", "1", "--augment"] + extra
+        try Harness.trainArguments(out: out, batch: batch, steps: steps, extra: extra)
     }
 
     func testWorldSizesGiveSameParameters() throws {

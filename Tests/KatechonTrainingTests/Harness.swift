@@ -118,6 +118,18 @@ enum Harness {
         return url
     }
 
+    /// The arguments of a short training run on the shared synthetic data: a ViT-Tiny at
+    /// 32 px with two trainable blocks and a narrow decoder, one BLAS thread per rank.
+    static func trainArguments(out: URL, batch: Int, steps: Int, extra: [String] = []) throws -> [String] {
+        let demo = try demoData()
+        return ["train", "--metadata", demo.appendingPathComponent("train-metadata.csv").path,
+                "--images", demo.appendingPathComponent("train-image.hdf5").path, "--out", out.path,
+                "--backbone", "tiny", "--image-size", "32", "--trainable-blocks", "2",
+                "--fusion-width", "32", "--fusion-heads", "2", "--batch-size", String(batch),
+                "--steps", String(steps), "--lr", "1e-3", "--folds", "4", "--threads", "1",
+                "--log-every", "1", "--augment"] + extra
+    }
+
     /// Synthetic ISIC 2024-style data written once per test process and shared.
     static func demoData() throws -> URL {
         lock.lock()

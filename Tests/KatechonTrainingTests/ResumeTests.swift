@@ -5,14 +5,10 @@ import XCTest
 /// Checkpoints as users rely on them: exact resume, resume on another world size,
 /// rejection of damaged or foreign files, preemption, and a crash during a write.
 final class ResumeTests: XCTestCase {
+    /// The shared short run, with warmup and undersampling so resume covers both.
     func trainArguments(out: URL, batch: Int, steps: Int, extra: [String] = []) throws -> [String] {
-        let demo = try Harness.demoData()
-        return ["train", "--metadata", demo.appendingPathComponent("train-metadata.csv").path,
-                "--images", demo.appendingPathComponent("train-image.hdf5").path, "--out", out.path,
-                "--backbone", "tiny", "--image-size", "32", "--trainable-blocks", "2",
-                "--fusion-width", "32", "--fusion-heads", "2", "--batch-size", String(batch),
-                "--steps", String(steps), "--lr", "1e-3", "--warmup-steps", "2", "--folds", "4",
-                "--threads", "1", "--log-every", "1", "--augment", "--neg-per-pos", "3"] + extra
+        try Harness.trainArguments(out: out, batch: batch, steps: steps,
+                                   extra: ["--warmup-steps", "2", "--neg-per-pos", "3"] + extra)
     }
 
     /// A straight 2-rank run of 8 steps with checkpoints every 4 steps, made once.
