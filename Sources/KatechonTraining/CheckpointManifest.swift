@@ -21,6 +21,8 @@ public struct CheckpointManifest: Codable, Sendable {
     public var modelJSON: String
     public var step: Int
     public var epoch: Int
+    /// Steps of `epoch` already taken, of `globalBatch` samples each.
+    public var stepInEpoch: Int
     public var samplesSeen: Int
     public var optimizerStep: Int
     public var worldSize: Int

@@ -45,6 +45,10 @@ final class TrainingSession {
     let metricsLog: JSONLinesWriter?
 
     var step = 0
+    /// Samples trained on before this run's first step (from a resumed checkpoint).
+    var samplesSeenAtStart = 0
+    /// The step this run started at.
+    var stepAtStart = 0
     var history: [EvaluationRecord] = []
     var lastReportedCheckpoint: URL?
     var patientIDs: [String]?
@@ -111,14 +115,21 @@ final class TrainingSession {
         if let resumed {
             let manifest = resumed.manifest
             try Self.checkSameInputs(stored: manifest.config, requested: config, file: resumed.checkpoint.file)
-            guard manifest.globalBatch == globalBatch else {
-                throw CheckpointMismatch(
-                    file: resumed.checkpoint.file,
-                    reason: "it was trained with a global batch of \(manifest.globalBatch) (\(manifest.worldSize) ranks x \(manifest.globalBatch / max(manifest.worldSize, 1))), this run has \(globalBatch) (\(communicator.size) x \(config.batchSize)); choose --batch-size \(manifest.globalBatch / communicator.size) to continue at the same sample position")
-            }
             try TrainingState.restore(resumed.checkpoint, model: model, optimizer: optimizer,
                                       optimizerStep: manifest.optimizerStep)
-            step = manifest.step
+            samplesSeenAtStart = manifest.samplesSeen
+            if manifest.globalBatch == globalBatch {
+                step = manifest.step
+            } else {
+                // Another global batch: continue in the same epoch after the same number
+                // of samples of its order, rounding down so that no sample is skipped.
+                let consumed = manifest.stepInEpoch * manifest.globalBatch
+                step = manifest.epoch * plan.stepsPerEpoch + consumed / globalBatch
+                if isRoot {
+                    let repeated = consumed % globalBatch
+                    progress.message("global batch changed from \(manifest.globalBatch) to \(globalBatch): continuing in epoch \(manifest.epoch) after sample \(consumed) of its order, at step \(step)\(repeated > 0 ? "; the last \(repeated) samples before it are seen again" : "")")
+                }
+            }
             history = manifest.metricsHistory
         } else {
             if let backboneWeights, let encoder = model.imageEncoder {
@@ -132,6 +143,8 @@ final class TrainingSession {
             communicator.broadcast(UnsafeMutableBufferPointer(start: store.trainableValues, count: store.trainableCount), root: 0)
             communicator.broadcast(UnsafeMutableBufferPointer(start: store.frozenValues, count: store.frozenCount), root: 0)
         }
+
+        stepAtStart = step
 
         guard let compression = GradientCompression(rawValue: config.gradCompression) else {
             throw CommandLineError("--grad-compression must be none, fp16 or bf16")
@@ -224,7 +237,7 @@ final class TrainingSession {
                     try metricsLog?.append([
                         ("type", "train"), ("step", step), ("epoch", epoch), ("loss", meanLoss),
                         ("lr", learningRate), ("grad_norm", gradientNorm), ("images_per_s", imagesPerSecond),
-                        ("samples_seen", step * globalBatch),
+                        ("samples_seen", samplesSeen),
                     ])
                 }
                 progress.step(epoch: epoch, step: step, totalSteps: totalSteps, imagesPerSecond: imagesPerSecond,
@@ -279,6 +292,11 @@ final class TrainingSession {
             progress.message("done: \(step) steps; checkpoint \(saved.file.path)")
         }
         return 0
+    }
+
+    /// Samples trained on so far, over all ranks and earlier runs of this training.
+    var samplesSeen: Int {
+        samplesSeenAtStart + (step - stepAtStart) * communicator.size * config.batchSize
     }
 
     /// Throws when this rank's parameters differ from the others' (`--check-replicas`).
@@ -353,7 +371,7 @@ final class TrainingSession {
             schemaJSON: String(decoding: try encoder.encode(inputs.schema), as: UTF8.self),
             labelsJSON: String(decoding: try encoder.encode(inputs.labelSpec), as: UTF8.self),
             modelJSON: String(decoding: try encoder.encode(model.config), as: UTF8.self),
-            step: step, epoch: epoch, samplesSeen: step * communicator.size * config.batchSize,
+            step: step, epoch: epoch, stepInEpoch: step - epoch * plan.stepsPerEpoch, samplesSeen: samplesSeen,
             optimizerStep: optimizer.stepCount, worldSize: communicator.size,
             globalBatch: communicator.size * config.batchSize, totalSteps: totalSteps,
             rngStates: ["all ranks": "none: sampling and augmentation are seeded by (seed \(config.seed), epoch, sample index)"],

@@ -61,15 +61,22 @@ final class ResumeTests: XCTestCase {
                                  "largest deviation \(deviation.value) in \(deviation.name), tolerance \(tolerance)")
     }
 
-    func testChangedGlobalBatchIsRejected() throws {
+    func testChangedGlobalBatchContinuesInEpoch() throws {
         let straight = try straight()
         let out = try Harness.temporaryFolder("batch")
+        // The checkpoint at step 4 has seen 4 x 8 = 32 samples of epoch 0; with a global
+        // batch of 2 x 2 = 4 the run continues at step 8 of the same epoch.
         let outcome = try Harness.run(
-            trainArguments(out: out, batch: 3, steps: 8, extra: ["--resume", checkpoint(straight, step: 4).path]),
+            trainArguments(out: out, batch: 2, steps: 10, extra: ["--resume", checkpoint(straight, step: 4).path]),
             ranks: 2, timeout: 120)
-        XCTAssertNotEqual(outcome.status, 0, outcome.summary)
-        XCTAssertTrue(outcome.stderr.contains("global batch of 8"), outcome.summary)
-        XCTAssertTrue(outcome.stderr.contains("--batch-size 4"), outcome.summary)
+        XCTAssertEqual(outcome.status, 0, outcome.summary)
+        XCTAssertTrue(outcome.stderr.contains("global batch changed from 8 to 4"), outcome.summary)
+        XCTAssertTrue(outcome.stderr.contains("after sample 32 of its order, at step 8"), outcome.summary)
+        XCTAssertTrue(outcome.stderr.contains("steps: 8 -> 10"), outcome.summary)
+
+        let manifest = try JSONSerialization.jsonObject(
+            with: CheckpointFile.readManifest(checkpoint(out, step: 10))) as! [String: Any]
+        XCTAssertEqual((manifest["samplesSeen"] as? NSNumber)?.intValue, 32 + 2 * 4, "samples seen after 2 more steps of 4")
     }
 
     func testDamagedAndForeignCheckpointsAreRejected() throws {
