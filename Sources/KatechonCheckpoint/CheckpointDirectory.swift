@@ -119,9 +119,22 @@ public struct CheckpointDirectory: Sendable {
             return try directory.checkpointFiles().last?.url
         }
 
-        let file = URL(fileURLWithPath: argument)
+        return try resolveCheckpointFile(argument)
+    }
+
+    /// Returns the checkpoint a path names: the file itself, or for a `latest` file the
+    /// checkpoint that it names in its folder.
+    public static func resolveCheckpointFile(_ path: String) throws -> URL {
+        let file = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw CheckpointError.fileNotFound(file: file)
+        }
+        if file.lastPathComponent == "latest" {
+            let directory = CheckpointDirectory(runDirectory: file.deletingLastPathComponent().deletingLastPathComponent())
+            if directory.latestFile.standardizedFileURL == file.standardizedFileURL,
+               let target = try directory.latestCheckpoint() {
+                return target
+            }
         }
         return file
     }

@@ -75,7 +75,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible, Localize
             return "\(latest.path) contains \"\(contents)\", which is not a checkpoint file name "
                 + "such as step-00000100.kcpt. Fix the file or pass --resume FILE."
         case let .fileNotFound(file):
-            return "checkpoint \(file.path) not found. Check the path given to --resume."
+            return "checkpoint \(file.path) not found; check the path"
         case let .ioFailed(file, operation, code):
             return "\(operation) failed for \(file.path): \(String(cString: strerror(code))) "
                 + "(errno \(code))."

@@ -52,7 +52,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
             return "\(format) encoding failed: \(reason)"
         case let .undecodableImage(id, format, reason):
             return "cannot decode \(format) image \(id): \(reason);"
-                + " re-export the image, or remove its row from the metadata"
+                + " re-export the image, remove its row from the metadata, or pass --skip-bad-images"
         case let .imageNotFound(isicID, source):
             return "no image for isic_id \(isicID) in \(source);"
                 + " add the image or remove the row from the metadata"

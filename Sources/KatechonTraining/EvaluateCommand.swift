@@ -17,16 +17,24 @@ public enum EvaluateCommand {
 
     public static let subcommand = Subcommand(
         name: "evaluate",
-        usage: "katechon-dist evaluate --checkpoint FILE --metadata FILE.csv --images PATH [--out metrics.json]",
+        usage: "katechon-dist evaluate --checkpoint FILE --metadata FILE.csv --images PATH [--out metrics.json] [--roc roc.png]",
         summary: "Print AUC, ISIC 2024 partial AUC and top-15 sensitivity (or multiclass metrics) of a checkpoint.",
         options: options,
         run: run)
 
     static func run(_ options: ParsedOptions) throws -> Int32 {
         let batchSize = try positiveInt(options, "--batch-size")
+        for option in ["--out", "--roc"] {
+            if let path = options.string(option) { try requireWritableFolder(of: path, option: option) }
+        }
         return try withCommunicator { communicator in
-            let (trained, dataset, scored) = try scoreRows(options, communicator: communicator, labelled: true,
-                                                           batchSize: batchSize, command: "evaluate")
+            let (trained, dataset, scored) = try scoreRows(
+                options, communicator: communicator, labelled: true, batchSize: batchSize, command: "evaluate"
+            ) { trained in
+                if options.has("--roc") && trained.model.config.classCount != 1 {
+                    throw CommandLineError("--roc needs a binary label; this checkpoint has \(trained.model.config.classCount) classes")
+                }
+            }
             guard let probabilities = scored else { return 0 }
 
             let table = dataset.table
@@ -39,9 +47,6 @@ public enum EvaluateCommand {
                 try Data((report.json + "\n").utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
             }
             if let roc = options.string("--roc") {
-                guard trained.model.config.classCount == 1 else {
-                    throw CommandLineError("--roc needs a binary label; this checkpoint has \(trained.model.config.classCount) classes")
-                }
                 try writeROCCurvePNG(labels: dataset.labels, scores: probabilities.map(Double.init),
                                      to: URL(fileURLWithPath: roc))
             }
@@ -53,8 +58,10 @@ public enum EvaluateCommand {
 /// Loads `--checkpoint`, reads `--metadata` and `--images`, and scores every row,
 /// sharded over the ranks. Returns the probabilities on rank 0 and nil elsewhere.
 func scoreRows(_ options: ParsedOptions, communicator: Communicator, labelled: Bool, batchSize: Int,
-               command: String) throws -> (TrainedModel, LesionDataset, [Float]?) {
+               command: String, check: (TrainedModel) throws -> Void = { _ in }
+) throws -> (TrainedModel, LesionDataset, [Float]?) {
     let trained = try TrainedModel.load(path: try options.required("--checkpoint"))
+    try check(trained)
     let (table, images) = try RunInputs.openTable(metadataPath: options.string("--metadata"),
                                                   imagesPath: try options.required("--images"))
     let dataset = try trained.dataset(table: table, images: images, labelled: labelled,
@@ -82,6 +89,19 @@ func withCommunicator(_ body: (Communicator) throws -> Int32) throws -> Int32 {
         }
         communicator.finalize()
         throw error
+    }
+}
+
+/// Throws unless the folder that will hold `path` exists and is writable, so a typo in
+/// an output path fails before the work, not after it.
+func requireWritableFolder(of path: String, option: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        throw CommandLineError("\(option) \(path): the folder \(folder) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+        throw CommandLineError("\(option) \(path): the folder \(folder) is not writable")
     }
 }
 

@@ -30,6 +30,7 @@ public enum FeaturesCommand {
         }
         let batchSize = try positiveInt(options, "--batch-size")
         let out = URL(fileURLWithPath: try options.required("--out"))
+        try requireWritableFolder(of: out.path, option: "--out")
         let mean = try options.triple("--mean")!
         let std = try options.triple("--std")!
 

@@ -65,8 +65,11 @@ public struct ParsedOptions {
                 inlineValue = String(argument[argument.index(after: equals)...])
             }
             guard let spec = byName[name] else {
-                let known = specs.map(\.name).sorted().joined(separator: ", ")
-                throw CommandLineError("unknown option \(name) for '\(command)'; options: \(known)")
+                let nearest = specs.map(\.name).min { editDistance($0, name) < editDistance($1, name) }
+                if let nearest, editDistance(nearest, name) <= 3 {
+                    throw CommandLineError("unknown option \(name) for '\(command)'; did you mean \(nearest)? See 'katechon-dist \(command) --help'")
+                }
+                throw CommandLineError("unknown option \(name) for '\(command)'; see 'katechon-dist \(command) --help' for its options")
             }
             switch spec.kind {
             case .flag:
@@ -142,6 +145,22 @@ public struct ParsedOptions {
         }
         return numbers
     }
+}
+
+/// Returns the Levenshtein distance between two strings, for suggesting the option a
+/// user probably meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where !b.isEmpty {
+            let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }
 
 /// Formats a subcommand's usage line and option table for `--help`.

@@ -21,6 +21,7 @@ public enum PredictCommand {
     static func run(_ options: ParsedOptions) throws -> Int32 {
         let batchSize = try positiveInt(options, "--batch-size")
         let out = URL(fileURLWithPath: try options.required("--out"))
+        try requireWritableFolder(of: out.path, option: "--out")
         return try withCommunicator { communicator in
             let (trained, dataset, scored) = try scoreRows(options, communicator: communicator, labelled: false,
                                                            batchSize: batchSize, command: "predict")

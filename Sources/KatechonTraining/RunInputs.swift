@@ -20,6 +20,12 @@ public struct RunInputs {
 
     /// Reads the metadata (CSV, or JSON sidecars beside the images) and opens the images.
     public static func openTable(metadataPath: String?, imagesPath: String) throws -> (CSVTable, ImageSource) {
+        guard FileManager.default.fileExists(atPath: imagesPath) else {
+            throw CommandLineError("--images \(imagesPath): no such file or folder")
+        }
+        if let metadataPath, !FileManager.default.fileExists(atPath: metadataPath) {
+            throw CommandLineError("--metadata \(metadataPath): no such file")
+        }
         let images = try openImageSource(path: imagesPath)
         return (try CSVTable.load(metadataPath: metadataPath, imagesPath: imagesPath), images)
     }
@@ -29,6 +35,9 @@ public struct RunInputs {
     public static func forTraining(config: TrainingConfig, schema storedSchema: MetadataSchema?,
                                    labelSpec storedLabelSpec: LabelSpec?) throws -> RunInputs {
         let (table, images) = try openTable(metadataPath: config.metadataPath, imagesPath: config.imagesPath)
+        if storedLabelSpec == nil && !table.hasColumn(config.label) && table.hasColumn("benign_malignant") {
+            throw CommandLineError("the metadata has no '\(config.label)' column but has 'benign_malignant'; pass --label benign_malignant (ISIC Archive records) or name another label column")
+        }
         let labelSpec = try storedLabelSpec ?? LabelSpec.make(column: config.label, table: table)
         let preprocessor = ImagePreprocessor(imageSize: config.imageSize, mean: config.mean, std: config.std)
         var options = LesionDataset.Options()
@@ -45,15 +54,27 @@ public struct RunInputs {
         guard !trainingIndices.isEmpty else {
             throw CommandLineError("fold \(config.fold) of \(config.folds) leaves no training samples out of \(dataset.count)")
         }
+        let trainingClasses = Set(trainingIndices.map { dataset.labels[$0] })
+        guard trainingClasses.count >= 2 else {
+            let only = trainingClasses.first.map { labelSpec.classes.indices.contains(Int($0)) ? labelSpec.classes[Int($0)] : "\($0)" } ?? "none"
+            throw CommandLineError("the label column '\(labelSpec.column)' has only the class '\(only)' in the \(trainingIndices.count) training samples; a classifier needs at least two classes")
+        }
 
         let schema: MetadataSchema
         if let storedSchema {
             schema = storedSchema
         } else {
             let defaults = MetadataSchema.defaultColumns(for: table, label: labelSpec.column)
+            let numeric = config.numeric ?? defaults.numeric
+            for name in numeric {
+                let values = try table.numericColumn(name)
+                guard trainingIndices.contains(where: { values[dataset.rows[$0]] != nil }) else {
+                    throw CommandLineError("numeric column '\(name)' has no number in the \(trainingIndices.count) training rows; list it under --categorical if it holds categories")
+                }
+            }
             schema = try dataset.fitSchema(trainingSamples: trainingIndices,
                                            categorical: config.categorical ?? defaults.categorical,
-                                           numeric: config.numeric ?? defaults.numeric, softLabel: config.softLabel)
+                                           numeric: numeric, softLabel: config.softLabel)
         }
         try dataset.setSchema(schema)
         return RunInputs(table: table, images: images, labelSpec: labelSpec, schema: schema, dataset: dataset,

@@ -22,10 +22,10 @@ public enum TrainCommand {
         .value("--soft-label", "VALUE", "value replacing the zeros of one-hot metadata vectors", default: "0.01"),
         .value("--fusion-width", "D", "width of the fusion tokens", default: "128"),
         .value("--fusion-heads", "H", "heads of the mutual-attention decoder", default: "4"),
-        .value("--pos-weight", "W", "weight of positive samples in the binary loss"),
+        .value("--pos-weight", "W", "weight of positive samples in the binary loss (default 1)"),
         .value("--label-smoothing", "E", "label smoothing of the multiclass loss", default: "0"),
         .value("--epochs", "N", "epochs to train (ignored when --steps is given)", default: "1"),
-        .value("--steps", "N", "optimizer steps to train"),
+        .value("--steps", "N", "optimizer steps to train (default: --epochs x steps per epoch)"),
         .value("--batch-size", "N", "samples per rank per step (global batch = ranks x N)", default: "32"),
         .value("--lr", "RATE", "peak learning rate of AdamW", default: "3e-4"),
         .value("--weight-decay", "W", "AdamW decoupled weight decay (not on biases, norms, embeddings)", default: "0.05"),
@@ -34,11 +34,11 @@ public enum TrainCommand {
         .value("--seed", "S", "seed for initialisation, splits, sampling and augmentation", default: "0"),
         .value("--folds", "K", "patient-grouped, label-stratified folds", default: "5"),
         .value("--fold", "I", "fold used for validation (0-based)", default: "0"),
-        .value("--neg-per-pos", "R", "draw R negatives per positive afresh each epoch (undersampling)"),
+        .value("--neg-per-pos", "R", "draw R negatives per positive afresh each epoch (default: use every negative)"),
         .flag("--augment", "flips, 90-degree rotations, affine, brightness, contrast and hue jitter"),
         .value("--mean", "R,G,B", "per-channel normalisation mean", default: "0.5,0.5,0.5"),
         .value("--std", "R,G,B", "per-channel normalisation std", default: "0.5,0.5,0.5"),
-        .value("--checkpoint-every", "STEPS", "write a checkpoint every STEPS steps (always at the end)"),
+        .value("--checkpoint-every", "STEPS", "write a checkpoint every STEPS steps (default: only at the end, which is always written)"),
         .value("--keep", "N", "keep the newest N checkpoints plus the best by validation metric", default: "3"),
         .value("--resume", "auto|FILE", "continue from RUN_DIR/checkpoints/latest or from FILE"),
         .value("--eval-every", "STEPS", "validate every STEPS steps (default: at the end of each epoch)"),
@@ -88,6 +88,7 @@ public enum TrainCommand {
         config.weightDecay = Float(try options.double("--weight-decay")!)
         config.warmupSteps = try options.int("--warmup-steps")!
         let clip = Float(try options.double("--grad-clip")!)
+        guard clip >= 0 else { throw CommandLineError("--grad-clip must not be negative, got \(clip)") }
         config.gradClip = clip > 0 ? clip : nil
         guard let seed = UInt64(options.string("--seed")!) else {
             throw CommandLineError("option --seed expects a non-negative integer, got '\(options.string("--seed")!)'")
@@ -130,7 +131,17 @@ public enum TrainCommand {
         try require(config.steps.map { $0 >= 1 } ?? true, "--steps must be at least 1")
         try require(config.folds >= 2, "--folds must be at least 2, got \(config.folds)")
         try require((0..<config.folds).contains(config.fold),
-                    "--fold must be in 0..<\(config.folds), got \(config.fold)")
+                    "--fold must be between 0 and \(config.folds - 1) for --folds \(config.folds), got \(config.fold)")
+        try require(config.learningRate > 0, "--lr must be positive, got \(config.learningRate)")
+        try require(config.weightDecay >= 0, "--weight-decay must not be negative, got \(config.weightDecay)")
+        try require(config.warmupSteps >= 0, "--warmup-steps must not be negative, got \(config.warmupSteps)")
+        try require(config.gradClip.map { $0 > 0 } ?? true, "--grad-clip must not be negative")
+        try require((0..<1).contains(config.labelSmoothing),
+                    "--label-smoothing must be at least 0 and below 1, got \(config.labelSmoothing)")
+        try require(config.posWeight.map { $0 > 0 } ?? true, "--pos-weight must be positive")
+        try require((0..<1).contains(config.softLabel), "--soft-label must be at least 0 and below 1, got \(config.softLabel)")
+        try require(config.fusionHeads >= 1, "--fusion-heads must be at least 1")
+        try require(config.threads.map { $0 >= 1 } ?? true, "--threads must be at least 1")
         try require(config.negativesPerPositive.map { $0 > 0 } ?? true, "--neg-per-pos must be positive")
         try require(config.metaTokens >= 1, "--meta-tokens must be at least 1")
         try require(config.fusionWidth % config.fusionHeads == 0,

@@ -15,7 +15,7 @@ public struct TrainedModel {
 
     /// Reads and validates `path`; errors name the file and the reason.
     public static func load(path: String) throws -> TrainedModel {
-        let url = URL(fileURLWithPath: path)
+        let url = try CheckpointDirectory.resolveCheckpointFile(path)
         let checkpoint = try CheckpointFile.read(url)
         let manifest = try TrainingSession.decodeManifest(checkpoint.manifest, file: url)
         let decoder = JSONDecoder()

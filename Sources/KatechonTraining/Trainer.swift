@@ -74,6 +74,17 @@ final class TrainingSession {
             } else if isRoot {
                 progress.message("no checkpoint in \(runDirectory.path)/checkpoints yet; starting from step 0")
             }
+        } else {
+            // A second run into the same folder would mix its checkpoints and logs with
+            // the first one's.
+            let existing = (try? CheckpointDirectory(runDirectory: runDirectory).checkpointFiles()) ?? []
+            let metricsFile = runDirectory.appendingPathComponent("metrics.jsonl")
+            if !existing.isEmpty || FileManager.default.fileExists(atPath: metricsFile.path) {
+                throw CommandLineError("\(runDirectory.path) already holds an earlier run (\(existing.count) checkpoint(s), metrics.jsonl); pass --resume auto to continue it, or choose another --out")
+            }
+        }
+        if let resumed {
+            try Self.checkSameInputs(stored: resumed.manifest.config, requested: config, file: resumed.checkpoint.file)
         }
 
         // Data: the split and the schema are the same on every rank.
@@ -114,7 +125,6 @@ final class TrainingSession {
 
         if let resumed {
             let manifest = resumed.manifest
-            try Self.checkSameInputs(stored: manifest.config, requested: config, file: resumed.checkpoint.file)
             try TrainingState.restore(resumed.checkpoint, model: model, optimizer: optimizer,
                                       optimizerStep: manifest.optimizerStep)
             samplesSeenAtStart = manifest.samplesSeen
@@ -149,15 +159,19 @@ final class TrainingSession {
         guard let compression = GradientCompression(rawValue: config.gradCompression) else {
             throw CommandLineError("--grad-compression must be none, fp16 or bf16")
         }
-        reducer = try GradientReducer(communicator: communicator, gradients: model.parameterStore.trainableGradients,
+        reducer = GradientReducer(communicator: communicator, gradients: model.parameterStore.trainableGradients,
                                       count: model.parameterStore.trainableCount,
                                       bucketBytes: Int(config.bucketMB * 1_048_576), compression: compression)
 
         if isRoot {
-            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-            checkpointWriter = AsyncCheckpointWriter(writer: try CheckpointWriter(runDirectory: runDirectory, keep: config.keep))
-            metricsLog = try JSONLinesWriter(url: runDirectory.appendingPathComponent("metrics.jsonl"))
-            try writeRunFiles(modelConfig: modelConfig)
+            do {
+                try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+                checkpointWriter = AsyncCheckpointWriter(writer: try CheckpointWriter(runDirectory: runDirectory, keep: config.keep))
+                metricsLog = try JSONLinesWriter(url: runDirectory.appendingPathComponent("metrics.jsonl"))
+                try writeRunFiles(modelConfig: modelConfig)
+            } catch let error as CocoaError {
+                throw CommandLineError("cannot write the run directory \(runDirectory.path): \(fileErrorReason(error)); choose a writable --out")
+            }
         } else {
             checkpointWriter = nil
             metricsLog = nil
@@ -241,7 +255,7 @@ final class TrainingSession {
                     ])
                 }
                 progress.step(epoch: epoch, step: step, totalSteps: totalSteps, imagesPerSecond: imagesPerSecond,
-                              loss: meanLoss, secondsLeft: secondsLeft, extra: "", forceLine: true)
+                              loss: meanLoss, secondsLeft: secondsLeft, extra: "", forceLine: endOfEpoch)
                 windowStart = now
                 windowImages = 0
                 windowLoss = 0
@@ -395,7 +409,7 @@ final class TrainingSession {
             ("file_bytes", statistics.fileBytes), ("tensor_bytes", statistics.tensorBytes),
             ("compression_ratio", ratio), ("write_seconds", statistics.seconds),
         ])
-        progress.message(String(format: "checkpoint %@: %.1f MB, %.2fx smaller than raw float32, written in %.2f s",
+        progress.message(String(format: "checkpoint %@: %.1f MB (compression ratio %.2f against raw float32), written in %.2f s",
                                 saved.file.lastPathComponent, Double(statistics.fileBytes) / 1e6, ratio, statistics.seconds))
         if let warning = saved.warning {
             progress.message("checkpoint warning: \(warning)")
@@ -442,7 +456,8 @@ final class TrainingSession {
         let store = model.parameterStore
         var lines = [
             "katechon-dist train: \(communicator.size) rank(s) x batch \(config.batchSize), \(BLASThreads.current) BLAS thread(s) per rank",
-            "data: \(inputs.dataset.count) samples, \(inputs.trainingIndices.count) training / \(inputs.validationIndices.count) validation (fold \(config.fold) of \(config.folds), grouped by \(inputs.dataset.groupColumn ?? "image")), metadata width \(inputs.schema.width)",
+            "data: \(inputs.dataset.count) samples, \(inputs.trainingIndices.count) training / \(inputs.validationIndices.count) validation (fold \(config.fold) of \(config.folds), grouped by \(inputs.dataset.groupColumn ?? "image")), label \(inputs.labelSpec.column) (\(inputs.labelSpec.classes.joined(separator: "/")))",
+            "metadata: \(inputs.schema.width) inputs from categorical [\(inputs.schema.categorical.map(\.name).joined(separator: ", "))] and numeric [\(inputs.schema.numeric.map(\.name).joined(separator: ", "))]",
             "model: \(config.fusion) fusion, ViT \(model.config.vit.width) wide x \(model.config.vit.depth) blocks at \(config.imageSize) px, \(store.trainableCount) trainable / \(store.frozenCount) frozen parameters",
             "steps: \(step) -> \(totalSteps) (\(plan.stepsPerEpoch) per epoch)",
         ]
@@ -483,6 +498,14 @@ final class TrainingSession {
             ("--mean", "\(stored.mean)", "\(requested.mean)"),
             ("--std", "\(stored.std)", "\(requested.std)"),
             ("--augment", "\(stored.augment)", "\(requested.augment)"),
+            ("--categorical", stored.categorical.map { $0.joined(separator: ",") } ?? "(default)",
+             requested.categorical.map { $0.joined(separator: ",") } ?? "(default)"),
+            ("--numeric", stored.numeric.map { $0.joined(separator: ",") } ?? "(default)",
+             requested.numeric.map { $0.joined(separator: ",") } ?? "(default)"),
+            ("--soft-label", "\(stored.softLabel)", "\(requested.softLabel)"),
+            ("--backbone", stored.backbone, requested.backbone),
+            ("--trainable-blocks", "\(stored.trainableBlocks)", "\(requested.trainableBlocks)"),
+            ("--fusion", stored.fusion, requested.fusion),
         ]
         for (option, old, new) in fields where old != new {
             throw CheckpointMismatch(file: file, reason: "it was trained with \(option) \(old), this run asks for \(new); resume with the same value")
@@ -519,5 +542,19 @@ public struct CheckpointMismatch: Error, CustomStringConvertible {
 
     public var description: String {
         "cannot resume from \(file?.path ?? "checkpoint"): \(reason)"
+    }
+}
+
+/// The reason of a Foundation file error in plain words (the POSIX message when there is
+/// one), without the NSError dump.
+func fileErrorReason(_ error: CocoaError) -> String {
+    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    switch error.code {
+    case .fileWriteNoPermission: return "permission denied"
+    case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+    case .fileWriteOutOfSpace: return "no space left on the device"
+    default: return error.localizedDescription
     }
 }

@@ -92,9 +92,11 @@ final class ResumeTests: XCTestCase {
         try Data("step-00000004.kcpt\n".utf8).write(to: keep.appendingPathComponent("latest"))
         let before = try snapshot(keep)
 
-        // Another model shape: the same data with --fusion image.
+        // Another model shape: the same data with a wider decoder.
         let foreignRun = try Harness.temporaryFolder("foreign")
-        let trained = try Harness.run(trainArguments(out: foreignRun, batch: 4, steps: 1, extra: ["--fusion", "image"]),
+        var foreignArguments = try trainArguments(out: foreignRun, batch: 4, steps: 1)
+        foreignArguments[foreignArguments.firstIndex(of: "--fusion-width")! + 1] = "64"
+        let trained = try Harness.run(foreignArguments,
                                       ranks: 1, timeout: 120)
         XCTAssertEqual(trained.status, 0, trained.summary)
         let foreign = checkpoint(foreignRun, step: 1)
