@@ -10,7 +10,7 @@ enum Harness {
     /// The real ISIC files beside the checkout.
     static let sharedData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
 
-    /// The `katechon-dist` binary next to the test bundle, else in `.build/release`.
+    /// Returns the `katechon-dist` binary next to the test bundle, else in `.build/release`.
     static func binary(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
@@ -110,7 +110,7 @@ enum Harness {
         try start(arguments, ranks: ranks).wait(timeout: timeout)
     }
 
-    /// A fresh empty folder under the temporary directory.
+    /// Creates a fresh empty folder under the temporary directory.
     static func temporaryFolder(_ label: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("katechon-\(label)-\(UUID().uuidString.prefix(8))")
@@ -118,7 +118,7 @@ enum Harness {
         return url
     }
 
-    /// The arguments of a short training run on the shared synthetic data: a ViT-Tiny at
+    /// Returns the arguments of a short training run on the shared synthetic data: a ViT-Tiny at
     /// 32 px with two trainable blocks and a narrow decoder, one BLAS thread per rank.
     static func trainArguments(out: URL, batch: Int, steps: Int, extra: [String] = []) throws -> [String] {
         let demo = try demoData()

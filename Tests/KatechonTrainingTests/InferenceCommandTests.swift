@@ -204,7 +204,7 @@ final class InferenceCommandTests: XCTestCase {
         XCTAssertTrue(inspected.stdout.contains("\"globalBatch\""), inspected.summary)
     }
 
-    /// The numbers of a flat JSON object printed by evaluate or score.
+    /// Returns the numbers of a flat JSON object printed by evaluate or score.
     func metrics(_ text: String) throws -> [String: Double] {
         let line = try XCTUnwrap(text.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in \(text)")
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]

@@ -5,7 +5,8 @@ import XCTest
 /// Checkpoints as users rely on them: exact resume, resume on another world size,
 /// rejection of damaged or foreign files, preemption, and a crash during a write.
 final class ResumeTests: XCTestCase {
-    /// The shared short run, with warmup and undersampling so resume covers both.
+    /// Returns the arguments of the shared short run, with warmup and undersampling so
+    /// that resume covers both.
     func trainArguments(out: URL, batch: Int, steps: Int, extra: [String] = []) throws -> [String] {
         try Harness.trainArguments(out: out, batch: batch, steps: steps,
                                    extra: ["--warmup-steps", "2", "--neg-per-pos", "3"] + extra)

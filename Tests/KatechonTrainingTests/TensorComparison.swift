@@ -4,7 +4,7 @@ import XCTest
 
 /// Compares the tensors of checkpoints written by the runs under test.
 enum TensorComparison {
-    /// The tensors of the checkpoint that `RUN_DIR/checkpoints/latest` names.
+    /// Reads the tensors of the checkpoint that `RUN_DIR/checkpoints/latest` names.
     static func latestTensors(runDirectory: URL, file: StaticString = #filePath, line: UInt = #line) throws -> [String: NamedTensor] {
         let folder = runDirectory.appendingPathComponent("checkpoints")
         let name = try String(contentsOf: folder.appendingPathComponent("latest"), encoding: .utf8)
