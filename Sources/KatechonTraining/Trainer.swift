@@ -541,7 +541,7 @@ public struct CheckpointMismatch: Error, CustomStringConvertible {
     public let reason: String
 
     public var description: String {
-        "cannot resume from \(file?.path ?? "checkpoint"): \(reason)"
+        "checkpoint \(file?.path ?? "(unnamed)") cannot be used here: \(reason)"
     }
 }
 
