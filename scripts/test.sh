@@ -7,4 +7,18 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --packages-only
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
-swift test -c release "$@"
+
+log=$(mktemp)
+status=0
+swift test -c release "$@" 2>&1 | tee "$log" || status=$?
+
+# XCTest's summary is followed by Swift Testing's, which counts only its own (zero)
+# tests; end with one plain line that counts the XCTest cases.
+summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
+rm -f "$log"
+if [ -n "$summary" ]; then
+    total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+    failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+    echo "$((total - failed)) passed, $failed failed"
+fi
+exit "$status"
