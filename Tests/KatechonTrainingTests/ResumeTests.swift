@@ -176,8 +176,11 @@ final class ResumeTests: XCTestCase {
         var killed = false
         while Date() < deadline && running.process.isRunning {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            // Kill only while a checkpoint file (not `latest`) is being written after an
+            // earlier one is complete and named by `latest`.
             let complete = names.filter { $0.hasSuffix(".kcpt") && !$0.hasPrefix(".") }
-            if !complete.isEmpty && names.contains(where: { $0.hasPrefix(".tmp-") }) {
+            let writingCheckpoint = names.contains { $0.hasPrefix(".tmp-step-") }
+            if !complete.isEmpty && names.contains("latest") && writingCheckpoint {
                 kill(running.process.processIdentifier, SIGKILL)
                 killed = true
                 break
