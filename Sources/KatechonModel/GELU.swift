@@ -33,4 +33,20 @@ public enum GELU {
             }
         }
     }
+
+    /// y[n] = GELU(x[n]) and derivative[n] = GELU'(x[n]) in one pass, so erf runs once
+    /// per value. `dx = dy · derivative` then equals `backward` bit for bit.
+    static func forwardWithDerivative(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                      derivative: UnsafeMutablePointer<Float>, count: Int) {
+        ParallelFor.ranges(count) { range in
+            for i in range {
+                let v = x[i]
+                let erf = erff(v * inverseSqrt2)
+                y[i] = 0.5 * v * (1 + erf)
+                let cdf = 0.5 * (1 + erf)
+                let pdf = inverseSqrt2Pi * expf(-0.5 * v * v)
+                derivative[i] = cdf + v * pdf
+            }
+        }
+    }
 }
