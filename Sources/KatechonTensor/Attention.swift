@@ -159,11 +159,11 @@ public enum Attention {
     /// Runs `body(b, h, scratch)` for every (sample, head) pair, where `scratch` is
     /// `scratchCount` floats private to the calling thread.
     ///
-    /// Pairs are independent and each writes only its own output rows and columns, so
-    /// with several OpenBLAS threads the pairs are split into contiguous ranges, one per
-    /// thread, and OpenBLAS is set to one thread meanwhile so that every small product
-    /// runs on the thread that issued it. A product computes the same values on one
-    /// thread as on several, so the split does not change the result.
+    /// Pairs are independent and each writes only its own output rows and columns. With
+    /// several OpenBLAS threads the pairs are split into contiguous ranges, one per
+    /// thread, and OpenBLAS is set to one thread meanwhile, so every small product runs
+    /// on the thread that issued it. A product computes the same values on one thread
+    /// as on several, so the split does not change the result.
     private static func forEachSampleAndHead(
         _ shape: AttentionShape, scratchCount: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
