@@ -1,4 +1,5 @@
 import Foundation
+import KatechonTensor
 
 /// Adam with decoupled weight decay over a store's trainable parameters, with PyTorch's
 /// `torch.optim.AdamW` semantics.
@@ -80,15 +81,46 @@ public final class AdamW {
         let stepSize = Float(Double(learningRate) / biasCorrection1)
         let correction2Sqrt = Float(biasCorrection2.squareRoot())
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        for i in 0..<count {
-            let g = gradients[i]
-            let m = firstMoment[i] + (g - firstMoment[i]) * (1 - b1)
-            let v = secondMoment[i] * b2 + (1 - b2) * g * g
-            firstMoment[i] = m
-            secondMoment[i] = v
-            let denominator = v.squareRoot() / correction2Sqrt + eps
-            values[i] -= stepSize * (m / denominator)
+        let first = firstMoment, second = secondMoment
+        // Every element is updated on its own, eight lanes at a time with the same
+        // operations as one at a time, so the result does not depend on the split.
+        ParallelFor.ranges(count, minimumPerThread: 65_536) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let g = Self.load(gradients + i)
+                let m0 = Self.load(first + i)
+                let v0 = Self.load(second + i)
+                let p0 = Self.load(values + i)
+                let m = m0 + (g - m0) * (1 - b1)
+                let v = v0 * b2 + (1 - b2) * g * g
+                let denominator = v.squareRoot() / correction2Sqrt + eps
+                let p = p0 - stepSize * (m / denominator)
+                Self.store(m, to: first + i)
+                Self.store(v, to: second + i)
+                Self.store(p, to: values + i)
+                i += 8
+            }
+            while i < range.upperBound {
+                let g = gradients[i]
+                let m = first[i] + (g - first[i]) * (1 - b1)
+                let v = second[i] * b2 + (1 - b2) * g * g
+                first[i] = m
+                second[i] = v
+                let denominator = v.squareRoot() / correction2Sqrt + eps
+                values[i] -= stepSize * (m / denominator)
+                i += 1
+            }
         }
+    }
+
+    @inline(__always)
+    private static func load(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    private static func store(_ vector: SIMD8<Float>, to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD8<Float>.self)
     }
 
     /// m and v as flat arrays in `store.trainableValues` layout, for checkpoints.

@@ -86,7 +86,7 @@ public struct Block {
                       cache: cache.norm1Statistics)
         attn.forward(store, input: cache.norm1Output.pointer, batch: batch, tokens: tokens,
                      cache: cache.attention, output: branch)
-        for i in 0..<count { x[i] += branch[i] }
+        Self.add(branch, into: x, count: count)
         cache.residual.pointer.update(from: x, count: count)
 
         // y = x1 + mlp(norm2(x1))
@@ -94,7 +94,7 @@ public struct Block {
                       cache: cache.norm2Statistics)
         mlp.forward(store, input: cache.norm2Output.pointer, rows: rows, hidden: cache.hidden.pointer,
                     activated: workspace.activated.pointer, output: branch)
-        for i in 0..<count { x[i] += branch[i] }
+        Self.add(branch, into: x, count: count)
     }
 
     /// Accumulates the parameter gradients and turns `gradient` from dL/dy into dL/dx in
@@ -113,7 +113,7 @@ public struct Block {
                      outputGradient: gradient, inputGradient: normGradient.pointer)
         norm2.backward(store, input: cache.residual.pointer, rows: rows, cache: cache.norm2Statistics,
                        outputGradient: normGradient.pointer, inputGradient: inputGradient.pointer)
-        for i in 0..<count { gradient[i] += inputGradient[i] }
+        Self.add(inputGradient.pointer, into: gradient, count: count)
 
         // from x1 = x + attn(norm1(x)): dx = dx1 + norm1ᵀ(attnᵀ(dx1))
         attn.backward(store, input: cache.norm1Output.pointer, batch: batch, tokens: tokens,
@@ -122,7 +122,14 @@ public struct Block {
                        outputGradient: normGradient.pointer,
                        inputGradient: needsInputGradient ? inputGradient.pointer : nil)
         if needsInputGradient {
-            for i in 0..<count { gradient[i] += inputGradient[i] }
+            Self.add(inputGradient.pointer, into: gradient, count: count)
+        }
+    }
+
+    /// y[n] += x[n], split over the BLAS threads.
+    private static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        ParallelFor.ranges(count, minimumPerThread: 65_536) { range in
+            for i in range { y[i] += x[i] }
         }
     }
 }

@@ -44,22 +44,25 @@ public struct LayerNorm {
         let gamma = store.value(weight)
         let beta = store.value(bias)
         let d = width
-        for r in 0..<rows {
-            let xr = x + r * d
-            let yr = y + r * d
-            var sum: Float = 0
-            for j in 0..<d { sum += xr[j] }
-            let mean = sum / Float(d)
-            var squares: Float = 0
-            for j in 0..<d {
-                let centred = xr[j] - mean
-                squares += centred * centred
-            }
-            let inverseStd = 1 / (squares / Float(d) + eps).squareRoot()
-            for j in 0..<d { yr[j] = (xr[j] - mean) * inverseStd * gamma[j] + beta[j] }
-            if let cache {
-                cache.mean[r] = mean
-                cache.inverseStd[r] = inverseStd
+        // Rows are independent, so they are split over the BLAS threads.
+        ParallelFor.ranges(rows, minimumPerThread: Self.rowsPerThread(width: d)) { range in
+            for r in range {
+                let xr = x + r * d
+                let yr = y + r * d
+                var sum: Float = 0
+                for j in 0..<d { sum += xr[j] }
+                let mean = sum / Float(d)
+                var squares: Float = 0
+                for j in 0..<d {
+                    let centred = xr[j] - mean
+                    squares += centred * centred
+                }
+                let inverseStd = 1 / (squares / Float(d) + eps).squareRoot()
+                for j in 0..<d { yr[j] = (xr[j] - mean) * inverseStd * gamma[j] + beta[j] }
+                if let cache {
+                    cache.mean[r] = mean
+                    cache.inverseStd[r] = inverseStd
+                }
             }
         }
     }
@@ -72,34 +75,54 @@ public struct LayerNorm {
         let dGamma = store.gradient(weight)
         let dBeta = store.gradient(bias)
         let d = width
-        for r in 0..<rows {
-            let xr = x + r * d
-            let dyr = dy + r * d
-            let mean = cache.mean[r]
-            let inverseStd = cache.inverseStd[r]
+        let mean = cache.mean
+        let inverseStd = cache.inverseStd
 
-            // from y = x̂ γ + β: dγ += dy x̂, dβ += dy, dx̂ = dy γ
-            var meanDxHat: Float = 0
-            var meanDxHatXHat: Float = 0
-            for j in 0..<d {
-                let xHat = (xr[j] - mean) * inverseStd
-                let dxHat = dyr[j] * gamma[j]
-                meanDxHat += dxHat
-                meanDxHatXHat += dxHat * xHat
-                dGamma?[j] += dyr[j] * xHat
-                dBeta?[j] += dyr[j]
-            }
-            meanDxHat /= Float(d)
-            meanDxHatXHat /= Float(d)
-
-            // from x̂ = (x − mean) / std: dx = (dx̂ − mean(dx̂) − x̂ mean(dx̂ x̂)) / std
-            if let dx {
-                let dxr = dx + r * d
-                for j in 0..<d {
-                    let xHat = (xr[j] - mean) * inverseStd
-                    dxr[j] = (dyr[j] * gamma[j] - meanDxHat - xHat * meanDxHatXHat) * inverseStd
+        // from y = x̂ γ + β: dγ += dy x̂ and dβ += dy. Each thread owns a range of
+        // columns and adds the rows in order, so every sum keeps the serial order.
+        if dGamma != nil || dBeta != nil {
+            let columnsPerThread = rows * d >= 32_768 ? 1 : d
+            ParallelFor.ranges(d, minimumPerThread: columnsPerThread) { columns in
+                for r in 0..<rows {
+                    let xr = x + r * d
+                    let dyr = dy + r * d
+                    for j in columns {
+                        let xHat = (xr[j] - mean[r]) * inverseStd[r]
+                        dGamma?[j] += dyr[j] * xHat
+                        dBeta?[j] += dyr[j]
+                    }
                 }
             }
         }
+
+        // from x̂ = (x − mean) / std and dx̂ = dy γ:
+        // dx = (dx̂ − mean(dx̂) − x̂ mean(dx̂ x̂)) / std
+        guard let dx else { return }
+        ParallelFor.ranges(rows, minimumPerThread: Self.rowsPerThread(width: d)) { range in
+            for r in range {
+                let xr = x + r * d
+                let dyr = dy + r * d
+                let dxr = dx + r * d
+                var meanDxHat: Float = 0
+                var meanDxHatXHat: Float = 0
+                for j in 0..<d {
+                    let xHat = (xr[j] - mean[r]) * inverseStd[r]
+                    let dxHat = dyr[j] * gamma[j]
+                    meanDxHat += dxHat
+                    meanDxHatXHat += dxHat * xHat
+                }
+                meanDxHat /= Float(d)
+                meanDxHatXHat /= Float(d)
+                for j in 0..<d {
+                    let xHat = (xr[j] - mean[r]) * inverseStd[r]
+                    dxr[j] = (dyr[j] * gamma[j] - meanDxHat - xHat * meanDxHatXHat) * inverseStd[r]
+                }
+            }
+        }
+    }
+
+    /// Rows per thread below which a norm runs on one thread.
+    private static func rowsPerThread(width: Int) -> Int {
+        max(1, 16_384 / max(width, 1))
     }
 }

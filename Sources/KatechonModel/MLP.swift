@@ -43,15 +43,23 @@ public struct MLP {
                          hidden: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                          inputGradient dx: UnsafeMutablePointer<Float>) {
         let count = rows * hiddenWidth
-        let scratch = Tensor([rows, hiddenWidth])
+        let activated = Tensor([rows, hiddenWidth])
+        let derivative = Tensor([rows, hiddenWidth])
         let activatedGradient = Tensor([rows, hiddenWidth])
 
-        // from y = GELU(hidden) W2ᵀ + b2, with GELU(hidden) recomputed into scratch
-        GELU.forward(hidden, scratch.pointer, count: count)
-        fc2.backward(store, input: scratch.pointer, rows: rows, outputGradient: dy,
+        // GELU(hidden) and GELU'(hidden), recomputed together from the cached hidden
+        GELU.forwardWithDerivative(hidden, activated.pointer, derivative: derivative.pointer, count: count)
+
+        // from y = GELU(hidden) W2ᵀ + b2
+        fc2.backward(store, input: activated.pointer, rows: rows, outputGradient: dy,
                      inputGradient: activatedGradient.pointer)
-        GELU.backward(hidden, outputGradient: activatedGradient.pointer,
-                      inputGradient: activatedGradient.pointer, count: count)
+
+        // from GELU: dhidden = dGELU · GELU'(hidden), in place
+        let gradient = activatedGradient.pointer
+        let slope = derivative.pointer
+        ParallelFor.ranges(count, minimumPerThread: 65_536) { range in
+            for i in range { gradient[i] = gradient[i] * slope[i] }
+        }
 
         // from hidden = x W1ᵀ + b1
         fc1.backward(store, input: x, rows: rows, outputGradient: activatedGradient.pointer,

@@ -56,7 +56,8 @@ public enum Attention {
     ) {
         let (nq, nk, d) = (shape.queryTokens, shape.keyTokens, shape.headDim)
         let scale = 1 / Float(d).squareRoot()
-        forEachSampleAndHead(shape) { b, h in
+        countProducts(shape, perPair: 2)
+        forEachSampleAndHead(shape, scratchCount: 0) { b, h, _ in
             let q = query.pointer + b * nq * query.stride + h * d
             let k = key.pointer + b * nk * key.stride + h * d
             let v = value.pointer + b * nk * value.stride + h * d
@@ -64,15 +65,15 @@ public enum Attention {
             let o = output.pointer + b * nq * output.stride + h * d
 
             // S = scale · Q Kᵀ
-            sgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d, alpha: scale,
-                  a: q, lda: query.stride, b: k, ldb: key.stride, beta: 0, c: p, ldc: nk)
+            uncountedSgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d, alpha: scale,
+                           a: q, lda: query.stride, b: k, ldb: key.stride, beta: 0, c: p, ldc: nk)
 
             // P = softmax(S) row by row
             softmaxRows(p, rows: nq, columns: nk)
 
             // O = P V
-            sgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk,
-                  a: p, lda: nk, b: v, ldb: value.stride, beta: 0, c: o, ldc: output.stride)
+            uncountedSgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk,
+                           a: p, lda: nk, b: v, ldb: value.stride, beta: 0, c: o, ldc: output.stride)
         }
     }
 
@@ -90,13 +91,9 @@ public enum Attention {
         let (nq, nk, d) = (shape.queryTokens, shape.keyTokens, shape.headDim)
         let scale = 1 / Float(d).squareRoot()
         let scratchCount = nq * nk
-        // NOTE: pairs run one after another so that OpenBLAS threads each product; running
-        // pairs on several threads would need single-threaded BLAS calls to pay off.
-        let workers = 1
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount * workers)
-        defer { scratch.deallocate() }
+        countProducts(shape, perPair: 4)
 
-        forEachSampleAndHead(shape, workers: workers) { b, h, worker in
+        forEachSampleAndHead(shape, scratchCount: scratchCount) { b, h, scratch in
             let q = query.pointer + b * nq * query.stride + h * d
             let k = key.pointer + b * nk * key.stride + h * d
             let v = value.pointer + b * nk * value.stride + h * d
@@ -105,15 +102,15 @@ public enum Attention {
             let dQ = queryGradient.pointer + b * nq * queryGradient.stride + h * d
             let dK = keyGradient.pointer + b * nk * keyGradient.stride + h * d
             let dV = valueGradient.pointer + b * nk * valueGradient.stride + h * d
-            let dP = scratch + worker * scratchCount
+            let dP = scratch
 
             // from O = P V: dV = Pᵀ dO and dP = dO Vᵀ
-            sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: nq,
-                  a: p, lda: nk, b: dO, ldb: outputGradient.stride,
-                  beta: 0, c: dV, ldc: valueGradient.stride)
-            sgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d,
-                  a: dO, lda: outputGradient.stride, b: v, ldb: value.stride,
-                  beta: 0, c: dP, ldc: nk)
+            uncountedSgemm(transposeA: true, transposeB: false, m: nk, n: d, k: nq,
+                           a: p, lda: nk, b: dO, ldb: outputGradient.stride,
+                           beta: 0, c: dV, ldc: valueGradient.stride)
+            uncountedSgemm(transposeA: false, transposeB: true, m: nq, n: nk, k: d,
+                           a: dO, lda: outputGradient.stride, b: v, ldb: value.stride,
+                           beta: 0, c: dP, ldc: nk)
 
             // from P = softmax(S): dS = P ⊙ (dP − rowsum(dP ⊙ P)), stored over dP
             for row in 0..<nq {
@@ -125,10 +122,10 @@ public enum Attention {
             }
 
             // from S = scale · Q Kᵀ: dQ = scale · dS K and dK = scale · dSᵀ Q
-            sgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk, alpha: scale,
-                  a: dP, lda: nk, b: k, ldb: key.stride, beta: 0, c: dQ, ldc: queryGradient.stride)
-            sgemm(transposeA: true, transposeB: false, m: nk, n: d, k: nq, alpha: scale,
-                  a: dP, lda: nk, b: q, ldb: query.stride, beta: 0, c: dK, ldc: keyGradient.stride)
+            uncountedSgemm(transposeA: false, transposeB: false, m: nq, n: d, k: nk, alpha: scale,
+                           a: dP, lda: nk, b: k, ldb: key.stride, beta: 0, c: dQ, ldc: queryGradient.stride)
+            uncountedSgemm(transposeA: true, transposeB: false, m: nk, n: d, k: nq, alpha: scale,
+                           a: dP, lda: nk, b: q, ldb: query.stride, beta: 0, c: dK, ldc: keyGradient.stride)
         }
     }
 
@@ -149,28 +146,38 @@ public enum Attention {
         }
     }
 
-    private static func forEachSampleAndHead(_ shape: AttentionShape, _ body: (Int, Int) -> Void) {
-        forEachSampleAndHead(shape, workers: 1) { b, h, _ in body(b, h) }
+    /// Adds the operations of `perPair` products of 2·Nq·Nk·d each per (sample, head)
+    /// pair to `GemmCounter`, on the calling thread, because the pairs' own products may
+    /// run on several threads.
+    private static func countProducts(_ shape: AttentionShape, perPair: Int) {
+        guard GemmCounter.isEnabled else { return }
+        let pairs = Double(shape.batch * shape.heads)
+        let perProduct = 2 * Double(shape.queryTokens) * Double(shape.keyTokens) * Double(shape.headDim)
+        GemmCounter.flops += pairs * Double(perPair) * perProduct
     }
 
-    /// Runs `body` for every (sample, head) pair. Pairs are independent, so they are split
-    /// over `workers` threads when there is more than one; each worker gets its own index
-    /// for scratch memory.
+    /// Runs `body(b, h, scratch)` for every (sample, head) pair, where `scratch` is
+    /// `scratchCount` floats private to the calling thread.
+    ///
+    /// Pairs are independent and each writes only its own output rows and columns. With
+    /// several OpenBLAS threads the pairs are split into contiguous ranges, one per
+    /// thread, and OpenBLAS is set to one thread meanwhile, so every small product runs
+    /// on the thread that issued it. A product computes the same values on one thread
+    /// as on several, so the split does not change the result.
     private static func forEachSampleAndHead(
-        _ shape: AttentionShape, workers: Int, _ body: (Int, Int, Int) -> Void
+        _ shape: AttentionShape, scratchCount: Int, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
         let pairs = shape.batch * shape.heads
-        if workers <= 1 || pairs <= 1 {
-            for pair in 0..<pairs { body(pair / shape.heads, pair % shape.heads, 0) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var pair = worker
-                while pair < pairs {
-                    body(pair / shape.heads, pair % shape.heads, worker)
-                    pair += workers
-                }
+        let threads = BLASThreads.current
+        let split = threads > 1 && pairs > 1
+        if split { BLASThreads.set(1) }
+        defer { if split { BLASThreads.set(threads) } }
+
+        ParallelFor.ranges(pairs, threads: split ? threads : 1, minimumPerThread: 1) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount, 1))
+            defer { scratch.deallocate() }
+            for pair in range {
+                body(pair / shape.heads, pair % shape.heads, scratch)
             }
         }
     }

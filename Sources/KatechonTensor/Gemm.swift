@@ -20,6 +20,23 @@ public func sgemm(
 ) {
     if m == 0 || n == 0 { return }
     if GemmCounter.isEnabled { GemmCounter.flops += 2 * Double(m) * Double(n) * Double(k) }
+    uncountedSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                   a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// `sgemm` without `GemmCounter`, for products issued from several threads at once;
+/// the caller counts their operations on one thread.
+@inline(__always)
+func uncountedSgemm(
+    transposeA: Bool, transposeB: Bool,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
     cblas_sgemm(
         CblasRowMajor,
         transposeA ? CblasTrans : CblasNoTrans,
