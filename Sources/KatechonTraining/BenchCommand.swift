@@ -58,7 +58,7 @@ public enum BenchCommand {
             let model = try MultimodalClassifier(config: modelConfig, seed: 0)
             let store = model.parameterStore
             let optimizer = AdamW(store: store, weightDecay: 0.05)
-            let reducer = try GradientReducer(communicator: communicator, gradients: store.trainableGradients,
+            let reducer = GradientReducer(communicator: communicator, gradients: store.trainableGradients,
                                               count: store.trainableCount, bucketBytes: bucketBytes,
                                               compression: compression)
 
