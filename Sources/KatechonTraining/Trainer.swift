@@ -160,8 +160,8 @@ final class TrainingSession {
             throw CommandLineError("--grad-compression must be none, fp16 or bf16")
         }
         reducer = GradientReducer(communicator: communicator, gradients: model.parameterStore.trainableGradients,
-                                      count: model.parameterStore.trainableCount,
-                                      bucketBytes: Int(config.bucketMB * 1_048_576), compression: compression)
+                                  count: model.parameterStore.trainableCount,
+                                  bucketBytes: Int(config.bucketMB * 1_048_576), compression: compression)
 
         if isRoot {
             do {
