@@ -5,7 +5,8 @@ import Foundation
 ///
 /// The image shows a white background, axes with tick marks every 0.1 (longer every 0.2), the
 /// chance diagonal, the curve and a horizontal marker line at TPR `minTPR`. The partial-AUC
-/// region, above the marker and under the curve, is shaded lightly. The plot has no text. False positive rate runs left to right and true positive rate
+/// region, above the marker and under the curve, is shaded lightly. Small block letters name the
+/// axes and give the AUC and partial AUC on top. False positive rate runs left to right and true positive rate
 /// bottom to top, both from 0 to 1 over `plotWidth` pixels inside a margin of `margin` pixels.
 public struct ROCCurvePlot: Sendable {
     /// An 8-bit RGB colour.
@@ -40,6 +41,9 @@ public struct ROCCurvePlot: Sendable {
     /// True positive rate of the marker line and lower edge of the shaded region.
     public let minTPR: Double
 
+    /// Partial AUC above `minTPR`, printed on top of the image.
+    public let partialAUC: Double
+
     /// Pixels between the image border and the axes.
     public var margin: Int { size / 10 }
 
@@ -60,6 +64,7 @@ public struct ROCCurvePlot: Sendable {
         self.size = size
         self.minTPR = minTPR
         curve = try ROCCurve(labels: labels, scores: scores)
+        partialAUC = try partialAUCAboveTPR(labels: labels, scores: scores, minTPR: minTPR)
     }
 
     /// Returns the pixel column and row (row 0 at the top) of the point (`fpr`, `tpr`).
@@ -120,6 +125,26 @@ public struct ROCCurvePlot: Sendable {
             canvas.drawLine(from: (left, bottom - offset), to: (left - length, bottom - offset),
                             radius: 0, color: ROCCurvePlot.axisColor)
         }
+
+        // Step 5: labels in the margins: the axes' names and ends, and the scores on top.
+        let scale = max(1, size / 200)
+        let glyphHeight = 5 * scale
+        let labelRow = Int(bottom) + margin / 3 + 2 * scale
+        if labelRow + glyphHeight < size {
+            canvas.drawText("FPR", centeredAt: size / 2, top: labelRow, scale: scale, color: ROCCurvePlot.axisColor)
+            canvas.drawText("0", centeredAt: margin, top: labelRow, scale: scale, color: ROCCurvePlot.axisColor)
+            canvas.drawText("1", centeredAt: margin + plotWidth, top: labelRow, scale: scale,
+                            color: ROCCurvePlot.axisColor)
+        }
+        let topRow = margin - glyphHeight - 2 * scale
+        if topRow >= 0 {
+            canvas.drawText("TPR", centeredAt: margin, top: topRow, scale: scale, color: ROCCurvePlot.axisColor)
+        }
+        if topRow - glyphHeight - 2 * scale >= 0 {
+            let scoresText = String(format: "AUC %.3f  PAUC %.3f", curve.area, partialAUC)
+            canvas.drawText(scoresText, centeredAt: size / 2, top: topRow - glyphHeight - 2 * scale,
+                            scale: scale, color: ROCCurvePlot.axisColor)
+        }
         return canvas.pixels
     }
 
@@ -175,6 +200,38 @@ private struct Canvas {
             pixels[offset] = color.red
             pixels[offset + 1] = color.green
             pixels[offset + 2] = color.blue
+        }
+    }
+
+    /// Glyphs of a 3 x 5 pixel font, one 3-bit row each from the top, for the characters
+    /// the labels use.
+    static let glyphs: [Character: [UInt8]] = [
+        "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7],
+        "4": [5, 5, 7, 1, 1], "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 1, 1],
+        "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7], ".": [0, 0, 0, 0, 2], " ": [0, 0, 0, 0, 0],
+        "A": [2, 5, 7, 5, 5], "C": [3, 4, 4, 4, 3], "F": [7, 4, 6, 4, 4], "N": [5, 7, 7, 7, 5],
+        "P": [6, 5, 6, 4, 4], "R": [6, 5, 6, 5, 5], "T": [7, 2, 2, 2, 2], "U": [5, 5, 5, 5, 7],
+    ]
+
+    /// Writes `text` in the 3 x 5 font, each font pixel a `scale` x `scale` square, centred
+    /// on column `center` with its top at row `top`. Characters without a glyph are skipped.
+    mutating func drawText(_ text: String, centeredAt center: Int, top: Int, scale: Int,
+                           color: ROCCurvePlot.Color) {
+        let advance = 4 * scale
+        var x = center - (text.count * advance - scale) / 2
+        for character in text {
+            if let rows = Canvas.glyphs[character] {
+                for (row, bits) in rows.enumerated() {
+                    for column in 0..<3 where bits & (4 >> UInt8(column)) != 0 {
+                        for dy in 0..<scale {
+                            for dx in 0..<scale {
+                                set(x: x + column * scale + dx, y: top + row * scale + dy, to: color)
+                            }
+                        }
+                    }
+                }
+            }
+            x += advance
         }
     }
 

@@ -110,6 +110,30 @@ final class ROCCurvePlotTests: XCTestCase {
         XCTAssertEqual(image.color(x: betweenTicks.x, y: betweenTicks.y + 3), ROCCurvePlot.backgroundColor)
     }
 
+    func testLabelsDrawnInMargins() throws {
+        let plot = try ROCCurvePlot(labels: labels, scores: scores, size: 512)
+        let pixels = plot.renderRGB()
+        func axisPixels(rows: Range<Int>, columns: Range<Int>) -> Int {
+            var count = 0
+            for y in rows {
+                for x in columns {
+                    let offset = (y * plot.size + x) * 3
+                    let color = ROCCurvePlot.Color(red: pixels[offset], green: pixels[offset + 1], blue: pixels[offset + 2])
+                    if color == ROCCurvePlot.axisColor { count += 1 }
+                }
+            }
+            return count
+        }
+        let bottomAxis = plot.size - 1 - plot.margin
+        // "FPR" under the middle of the x axis, below the tick marks.
+        XCTAssertGreaterThan(axisPixels(rows: (bottomAxis + plot.margin / 3 + 1)..<plot.size,
+                                        columns: (plot.size / 2 - 20)..<(plot.size / 2 + 20)), 20, "FPR label")
+        // The scores line and "TPR" above the plot.
+        XCTAssertGreaterThan(axisPixels(rows: 0..<(plot.margin - 1), columns: (plot.size / 4)..<(3 * plot.size / 4)), 50,
+                             "AUC and partial AUC text")
+        XCTAssertEqual(plot.partialAUC, try partialAUCAboveTPR(labels: labels, scores: scores), accuracy: 0)
+    }
+
     func testTooSmallPlotThrows() {
         XCTAssertThrowsError(try ROCCurvePlot(labels: labels, scores: scores, size: 10)) { error in
             XCTAssertEqual(error as? MetricsError, .invalidPlotSize(10, minimum: ROCCurvePlot.minimumSize))
