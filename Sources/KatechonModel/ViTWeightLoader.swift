@@ -72,7 +72,7 @@ public enum ViTWeightLoader {
         guard headCount > 0, width % headCount == 0 else {
             throw ViTWeightError.invalidConfig(
                 key: patchKey, shape: patchShape,
-                reason: "width \(width) cannot be split into \(headCount) heads; pass --vit-heads with a divisor of \(width)")
+                reason: "width \(width) cannot be split into \(headCount) heads\(heads == nil ? " (the default, width / 64)" : ""); pass --vit-heads with a divisor of \(width)")
         }
         let size = imageSize ?? grid * patch
         guard size > 0, size % patch == 0 else {

@@ -131,6 +131,14 @@ final class TrainingSession {
             if manifest.globalBatch == globalBatch {
                 step = manifest.step
             } else {
+                // Steps count global batches, so another global batch renumbers them; the
+                // new run's checkpoint names would collide with the earlier run's.
+                let existing = (try? CheckpointDirectory(runDirectory: runDirectory).checkpointFiles()) ?? []
+                if !existing.isEmpty {
+                    throw CheckpointMismatch(
+                        file: resumed.checkpoint.file,
+                        reason: "it was trained with a global batch of \(manifest.globalBatch) and this run has \(globalBatch) (\(communicator.size) ranks x \(config.batchSize)), which renumbers the steps; continue into a new run directory with --resume \(resumed.checkpoint.file?.path ?? "FILE") --out NEW_DIR, or keep the global batch with --batch-size \(manifest.globalBatch / communicator.size)")
+                }
                 // Another global batch: continue in the same epoch after the same number
                 // of samples of its order, rounding down so that no sample is skipped.
                 let consumed = manifest.stepInEpoch * manifest.globalBatch
@@ -141,6 +149,9 @@ final class TrainingSession {
                 }
             }
             history = manifest.metricsHistory
+            if isRoot && manifest.totalSteps != totalSteps && step < totalSteps {
+                progress.message("note: the learning-rate schedule now spans \(totalSteps) steps instead of the checkpoint's \(manifest.totalSteps), so this run will not match an uninterrupted one")
+            }
         } else {
             if let backboneWeights, let encoder = model.imageEncoder {
                 let ignored = try ViTWeightLoader.load(backboneWeights, into: encoder, store: model.parameterStore)
@@ -296,6 +307,8 @@ final class TrainingSession {
         try reportFinishedCheckpoint()
         if startStep == totalSteps && isRoot {
             progress.message("already trained for \(totalSteps) steps; nothing to do")
+        } else if startStep > totalSteps && isRoot {
+            progress.message("the checkpoint is at step \(startStep), past the \(totalSteps) steps this run asks for (--steps or --epochs, in global batches of \(globalBatch)); nothing to train")
         }
         communicator.barrier()
         reducer.shutdown()

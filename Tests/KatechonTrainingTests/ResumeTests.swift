@@ -78,6 +78,16 @@ final class ResumeTests: XCTestCase {
         let manifest = try JSONSerialization.jsonObject(
             with: CheckpointFile.readManifest(checkpoint(out, step: 10))) as! [String: Any]
         XCTAssertEqual((manifest["samplesSeen"] as? NSNumber)?.intValue, 32 + 2 * 4, "samples seen after 2 more steps of 4")
+
+        // Back to a global batch of 8 in the same folder would renumber the steps over
+        // the existing checkpoints' names.
+        let before = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path)
+        let renumbered = try Harness.run(trainArguments(out: out, batch: 4, steps: 12, extra: ["--resume", "auto"]),
+                                         ranks: 2, timeout: 120)
+        XCTAssertNotEqual(renumbered.status, 0, renumbered.summary)
+        XCTAssertTrue(renumbered.stderr.contains("renumbers the steps"), renumbered.summary)
+        let after = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path)
+        XCTAssertEqual(Set(after), Set(before), "the rejected resume changed the checkpoints")
     }
 
     func testDamagedAndForeignCheckpointsAreRejected() throws {
