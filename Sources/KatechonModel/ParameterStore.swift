@@ -1,6 +1,6 @@
 import KatechonTensor
 
-/// How a parameter is filled when the store is allocated.
+/// The rule that fills a parameter when the store is allocated.
 public enum ParameterInitializer: Sendable {
     case zeros
     case ones
@@ -112,14 +112,14 @@ public final class ParameterStore: @unchecked Sendable {
         }
     }
 
-    /// The values of a parameter.
+    /// Returns the values of a parameter.
     @inline(__always)
     public func value(_ id: ParameterID) -> UnsafeMutablePointer<Float> {
         let entry = entries[id.index]
         return (entry.trainable ? trainableValues : frozenValues) + entry.offset
     }
 
-    /// The gradient of a trainable parameter; nil for a frozen one.
+    /// Returns the gradient of a trainable parameter, or nil for a frozen one.
     @inline(__always)
     public func gradient(_ id: ParameterID) -> UnsafeMutablePointer<Float>? {
         let entry = entries[id.index]
@@ -130,7 +130,7 @@ public final class ParameterStore: @unchecked Sendable {
         entries[id.index].trainable
     }
 
-    /// The end of a trainable parameter's gradient in the flat gradient buffer.
+    /// Returns the end of a trainable parameter's gradient in the flat gradient buffer.
     ///
     /// When backward has finished the layer that declared `id` first, every trainable
     /// gradient below this offset is complete.
@@ -145,17 +145,17 @@ public final class ParameterStore: @unchecked Sendable {
         trainableGradients.update(repeating: 0, count: trainableCount)
     }
 
-    /// The ID of the parameter called `name`, if declared.
+    /// Returns the ID of the parameter called `name`, if declared.
     public func id(named name: String) -> ParameterID? {
         entries.firstIndex { $0.name == name }.map(ParameterID.init)
     }
 
-    /// A copy of a parameter's values.
+    /// Returns a copy of a parameter's values.
     public func values(of id: ParameterID) -> [Float] {
         Array(UnsafeBufferPointer(start: value(id), count: entries[id.index].count))
     }
 
-    /// A copy of a trainable parameter's gradient; nil for a frozen one.
+    /// Returns a copy of a trainable parameter's gradient, or nil for a frozen one.
     public func gradientValues(of id: ParameterID) -> [Float]? {
         gradient(id).map { Array(UnsafeBufferPointer(start: $0, count: entries[id.index].count)) }
     }

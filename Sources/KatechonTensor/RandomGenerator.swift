@@ -30,19 +30,19 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
-    /// A uniform Float in [0, 1) with 24 random bits.
+    /// Returns a uniform Float in [0, 1) with 24 random bits.
     public mutating func nextUniform() -> Float {
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }
 
-    /// A standard normal sample (Box-Muller on two uniforms).
+    /// Returns a standard normal sample (Box-Muller on two uniforms).
     public mutating func nextNormal() -> Float {
         let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
         let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
-    /// A normal sample with standard deviation `std`, redrawn until it lies within
+    /// Returns a normal sample with standard deviation `std`, redrawn until it lies within
     /// two standard deviations, as timm's `trunc_normal_(std=0.02)` initialises ViT weights.
     public mutating func nextTruncatedNormal(std: Float) -> Float {
         while true {

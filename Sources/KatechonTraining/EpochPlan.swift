@@ -3,9 +3,9 @@ import KatechonData
 
 /// Decides which training samples each rank trains on at each global step.
 ///
-/// Epoch e uses the training samples (all of them, or every positive plus a fresh draw
-/// of negatives seeded by (seed, e) with `--neg-per-pos`), shuffled by `EpochSampler` with
-/// (seed, e) and cut into global batches of worldSize × perRankBatch samples; rank r takes
+/// Epoch e uses all training samples, or with `--neg-per-pos` every positive plus a fresh
+/// draw of negatives seeded by (seed, e). `EpochSampler` shuffles them with (seed, e) and
+/// cuts them into global batches of worldSize × perRankBatch samples, and rank r takes
 /// its slice of each. Every rank computes the same plan from the same inputs, so no
 /// indices travel between ranks. Each epoch's list is built once and cached, because the
 /// batch loader asks for it from several threads at every step.

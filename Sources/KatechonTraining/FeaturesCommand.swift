@@ -36,11 +36,7 @@ public enum FeaturesCommand {
 
         return try withCommunicator { communicator in
             // The encoder alone, with every block frozen: forward only.
-            let contents = try Safetensors.read(URL(fileURLWithPath: try options.required("--backbone")))
-            var weights: [String: ViTWeightLoader.Weight] = [:]
-            for tensor in contents.tensors {
-                weights[tensor.name] = ViTWeightLoader.Weight(shape: tensor.shape, values: tensor.values)
-            }
+            let weights = try ModelFactory.readBackboneWeights(URL(fileURLWithPath: try options.required("--backbone")))
             let config = try ViTWeightLoader.inferConfig(from: weights, imageSize: try options.int("--image-size"),
                                                          heads: try options.int("--vit-heads"), trainableBlocks: 0)
             let store = ParameterStore()

@@ -10,7 +10,7 @@ public func jsonObject(_ fields: [(String, Any?)]) -> String {
     "{" + fields.map { "\(jsonString($0.0)): \(jsonValue($0.1))" }.joined(separator: ", ") + "}"
 }
 
-/// A JSON string literal with the required escapes.
+/// Returns `text` as a JSON string literal with the required escapes.
 public func jsonString(_ text: String) -> String {
     var out = "\""
     for scalar in text.unicodeScalars {

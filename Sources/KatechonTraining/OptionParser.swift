@@ -106,7 +106,7 @@ public struct ParsedOptions {
         values[name]
     }
 
-    /// The value of a required option.
+    /// Returns the value of a required option, or throws naming it.
     public func required(_ name: String) throws -> String {
         guard let value = values[name] else {
             throw CommandLineError("missing required option \(name) for '\(command)'")
@@ -130,7 +130,7 @@ public struct ParsedOptions {
         return value
     }
 
-    /// A comma-separated list (empty items dropped).
+    /// Returns a comma-separated list, without empty items.
     public func list(_ name: String) -> [String]? {
         values[name].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty } }

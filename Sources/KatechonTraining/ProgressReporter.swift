@@ -14,8 +14,8 @@ public final class ProgressReporter {
 
     /// Reports one training step. The bar shows epoch, step, images/s, loss and ETA.
     ///
-    /// On a terminal the bar is redrawn in place and `forceLine` ends it with a line
-    /// break (at the end of an epoch); elsewhere every call prints one line.
+    /// On a terminal the bar is redrawn in place, and `forceLine` ends it with a line
+    /// break at the end of an epoch. Elsewhere every call prints one line.
     public func step(epoch: Int, step: Int, totalSteps: Int, imagesPerSecond: Double,
                      loss: Double, secondsLeft: Double, extra: String, forceLine: Bool) {
         guard enabled else { return }

@@ -69,7 +69,7 @@ public struct RunInputs {
             for name in numeric {
                 let values = try table.numericColumn(name)
                 guard trainingIndices.contains(where: { values[dataset.rows[$0]] != nil }) else {
-                    throw CommandLineError("numeric column '\(name)' has no number in the \(trainingIndices.count) training rows; list it under --categorical if it holds categories")
+                    throw CommandLineError("numeric column '\(name)' has no number in the \(trainingIndices.count) training rows; list it under --categorical if it contains categories")
                 }
             }
             schema = try dataset.fitSchema(trainingSamples: trainingIndices,
@@ -112,15 +112,20 @@ public enum ModelFactory {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw CommandLineError("--backbone \(config.backbone): not tiny, small or base, and no such file")
             }
-            let contents = try Safetensors.read(url)
-            var weights: [String: ViTWeightLoader.Weight] = [:]
-            for tensor in contents.tensors {
-                weights[tensor.name] = ViTWeightLoader.Weight(shape: tensor.shape, values: tensor.values)
-            }
+            let weights = try readBackboneWeights(url)
             let vit = try ViTWeightLoader.inferConfig(from: weights, imageSize: config.imageSize,
                                                       heads: config.vitHeads, trainableBlocks: config.trainableBlocks)
             return (vit, weights)
         }
+    }
+
+    /// Reads a ViT weights file (timm or Hugging Face keys) into the loader's form.
+    public static func readBackboneWeights(_ url: URL) throws -> [String: ViTWeightLoader.Weight] {
+        var weights: [String: ViTWeightLoader.Weight] = [:]
+        for tensor in try Safetensors.read(url).tensors {
+            weights[tensor.name] = ViTWeightLoader.Weight(shape: tensor.shape, values: tensor.values)
+        }
+        return weights
     }
 
     /// Returns the model configuration for a run with the given metadata width and label.

@@ -3,7 +3,7 @@ import Foundation
 /// Records SIGTERM and SIGUSR1 (batch-system preemption) so training can stop at the next
 /// step boundary instead of dying mid-step.
 ///
-/// The handler only sets a flag, which is async-signal-safe; the trainer polls it once
+/// The handler only sets a flag, which is async-signal-safe. The trainer polls it once
 /// per step and agrees with the other ranks through an all-reduce before stopping.
 public enum StopSignal {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0

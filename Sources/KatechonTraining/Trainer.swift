@@ -80,7 +80,7 @@ final class TrainingSession {
             let existing = (try? CheckpointDirectory(runDirectory: runDirectory).checkpointFiles()) ?? []
             let metricsFile = runDirectory.appendingPathComponent("metrics.jsonl")
             if !existing.isEmpty || FileManager.default.fileExists(atPath: metricsFile.path) {
-                throw CommandLineError("\(runDirectory.path) already holds an earlier run (\(existing.count) checkpoint(s), metrics.jsonl); pass --resume auto to continue it, or choose another --out")
+                throw CommandLineError("\(runDirectory.path) already contains an earlier run (\(existing.count) checkpoint(s), metrics.jsonl); pass --resume auto to continue it, or choose another --out")
             }
         }
         if let resumed {
@@ -558,8 +558,8 @@ public struct CheckpointMismatch: Error, CustomStringConvertible {
     }
 }
 
-/// The reason of a Foundation file error in plain words (the POSIX message when there is
-/// one), without the NSError dump.
+/// Returns the reason of a Foundation file error in plain words (the POSIX message when
+/// there is one), without the NSError dump.
 func fileErrorReason(_ error: CocoaError) -> String {
     if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
         return String(cString: strerror(Int32(underlying.code)))

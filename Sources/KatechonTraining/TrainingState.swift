@@ -11,7 +11,7 @@ public enum TrainingState {
     public static let firstMomentPrefix = "optimizer.exp_avg."
     public static let secondMomentPrefix = "optimizer.exp_avg_sq."
 
-    /// Every parameter, and the optimizer moments when `optimizer` is given.
+    /// Returns every parameter, and the optimizer moments when `optimizer` is given.
     public static func tensors(model: MultimodalClassifier, optimizer: AdamW?) -> [NamedTensor] {
         var tensors = model.namedParameters().map { NamedTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         guard let optimizer else { return tensors }

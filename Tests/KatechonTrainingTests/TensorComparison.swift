@@ -13,7 +13,7 @@ enum TensorComparison {
         return Dictionary(uniqueKeysWithValues: checkpoint.tensors.map { ($0.name, $0) })
     }
 
-    /// The largest absolute difference over every tensor, and where it is.
+    /// Returns the largest absolute difference over every tensor, and where it is.
     static func maxDeviation(_ a: [String: NamedTensor], _ b: [String: NamedTensor],
                              file: StaticString = #filePath, line: UInt = #line) -> (value: Float, name: String) {
         XCTAssertEqual(Set(a.keys), Set(b.keys), "checkpoints hold different tensors", file: file, line: line)
@@ -28,7 +28,7 @@ enum TensorComparison {
         return worst
     }
 
-    /// The names of tensors whose bits differ between `a` and `b`.
+    /// Returns the names of tensors whose bits differ between `a` and `b`.
     static func bitwiseDifferences(_ a: [String: NamedTensor], _ b: [String: NamedTensor]) -> [String] {
         a.keys.sorted().filter { name in
             guard let right = b[name] else { return true }

@@ -12,7 +12,7 @@ final class TrainInputErrorTests: XCTestCase {
 
         let second = try Harness.run(Harness.trainArguments(out: out, batch: 4, steps: 2), timeout: 120)
         XCTAssertNotEqual(second.status, 0, second.summary)
-        XCTAssertTrue(second.stderr.contains("already holds an earlier run"), second.summary)
+        XCTAssertTrue(second.stderr.contains("already contains an earlier run"), second.summary)
         XCTAssertTrue(second.stderr.contains("--resume auto"), second.summary)
         let after = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path)
         XCTAssertEqual(Set(after), Set(before), "the rejected run changed the checkpoints")
